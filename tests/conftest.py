@@ -1,0 +1,25 @@
+"""Shared test helpers: real data is found through TFIMAGE_DATA_DIR (see README)."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def require_set(name):
+    """The local folder of a catalogue set, or skip the test when it is not available."""
+    from tfimage.datasets import catalogue
+
+    folder = catalogue.find_local(name)
+    if folder is None:
+        pytest.skip(f"{name} is not available: set TFIMAGE_DATA_DIR (README, 'Data')")
+    return folder
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch):
+    """A private, empty user cache and no TFIMAGE_DATA_DIR."""
+    monkeypatch.setenv("TFIMAGE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TFIMAGE_DATA_DIR", raising=False)
+    return tmp_path / "cache"

@@ -1,0 +1,184 @@
+"""Running restoration models on whole images, optionally tile by tile.
+
+`predict_image` takes one float image (H, W, C) in [0, 1] and returns the
+restored image. With `tile=N` the image is cut into N x N tiles that overlap
+by `overlap` pixels; each tile is run on its own and only its interior is
+kept: neighbouring tiles meet in the middle of their overlap, so every kept
+pixel has at least `overlap // 2` pixels of real image context on each side.
+When that margin covers the network's receptive-field radius (17 pixels for
+the 17-layer DnCNN) tiled and whole-image outputs agree to float precision,
+so there are no seams, while memory stays bounded by the tile size.
+
+Tile origins fall on multiples of 8, so networks that downsample by up to 8
+(FFDNet's pixel unshuffle by 2, for one) see the same sampling grid in every
+tile as on the whole image.
+"""
+
+import numpy as np
+
+MIN_IMAGE_SIZE = 8
+TILE_ALIGNMENT = 8
+
+
+def model_signature(model):
+    """The image channels and whether `model` takes a noise-level input.
+
+    Works for functional models (e.g. `tfimage.pretrained.load` results) and
+    for wrappers with a `network` attribute (`tfimage.models.Restorer`).
+
+    Returns:
+        A pair (channels or None when unknown, takes_noise_level).
+    """
+    network = getattr(model, "network", None)
+    if network is None:
+        network = model
+    try:
+        inputs = network.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        return None, bool(getattr(model, "noise_level_input", False))
+    channels = inputs[0].shape[-1]
+    return channels, len(inputs) > 1
+
+
+def _tile_starts(size, tile, overlap):
+    """Origins of the tiles along one axis and the cut points between them.
+
+    Returns (starts, lengths, cuts): tile k covers [starts[k],
+    starts[k] + lengths[k]) and keeps [cuts[k], cuts[k + 1]).
+    """
+    if size <= tile:
+        return [0], [size], [0, size]
+    stride = max(TILE_ALIGNMENT, (tile - overlap) // TILE_ALIGNMENT * TILE_ALIGNMENT)
+    last = (size - tile) // TILE_ALIGNMENT * TILE_ALIGNMENT
+    starts = [start for start in range(0, last, stride)] + [last]
+    lengths = [tile] * (len(starts) - 1) + [size - last]
+    cuts = [0]
+    for k in range(1, len(starts)):
+        previous_end = starts[k - 1] + lengths[k - 1]
+        cuts.append((starts[k] + previous_end) // 2)
+    cuts.append(size)
+    return starts, lengths, cuts
+
+
+def _run(model, batch, noise_level):
+    if noise_level is None:
+        inputs = batch
+    else:
+        inputs = [batch, np.full((1, 1), noise_level, dtype=np.float32)]
+    output = model(inputs, training=False)
+    return np.asarray(output, dtype=np.float32)[0]
+
+
+def predict_image(model, image, noise_level=None, tile=None, overlap=32):
+    """Restores one image with a Keras model, whole or tile by tile.
+
+    Args:
+        model: a Keras model mapping (batch, H, W, C) images in [0, 1] to
+            restored images of the same size, or `[image, noise_level]` for
+            models with a noise-level input (FFDNet); a `Restorer` works too.
+        image: float array (H, W, C) or (H, W) with values in [0, 1] and
+            H, W >= 8. When C differs from the model's input channels the
+            image is converted with `tfimage.io.convert_channels` (which
+            warns), and the result has the model's channels.
+        noise_level: sigma in [0, 1] units (sigma / 255 for 8-bit noise
+            levels); required by, and only accepted for, models with a
+            noise-level input.
+        tile: None to run the whole image at once, or the tile size in pixels
+            (at least 2 * overlap + 8) to bound memory on large images.
+        overlap: pixels shared by neighbouring tiles; each tile drops half of
+            it on every inner side. Use at least twice the network's
+            receptive-field radius for seamless results (32 suits DnCNN).
+
+    Returns:
+        The restored image, float32 (H, W, C_model), clipped to [0, 1]:
+        restored images are images.
+
+    Raises:
+        ValueError: NaN or infinite values, an image smaller than 8x8 or not
+            2-D/3-D, a missing or unexpected noise level, or bad tile
+            settings.
+    """
+    from tfimage.io import convert_channels
+
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3:
+        raise ValueError(
+            f"Expected an image of shape (height, width, channels). "
+            f"Received: image with shape={image.shape}"
+        )
+    if not np.all(np.isfinite(image)):
+        raise ValueError(
+            "The image holds NaN or infinite values. Received: image with "
+            f"{int(np.sum(~np.isfinite(image)))} non-finite values"
+        )
+    height, width = image.shape[:2]
+    if height < MIN_IMAGE_SIZE or width < MIN_IMAGE_SIZE:
+        raise ValueError(
+            f"The image must be at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels. "
+            f"Received: image with shape={image.shape}"
+        )
+    channels, takes_noise_level = model_signature(model)
+    if channels is not None and image.shape[2] != channels:
+        image = convert_channels(image, channels, name="the input image")
+
+    if takes_noise_level:
+        if noise_level is None:
+            raise ValueError(
+                "This model takes the noise level as an input: pass noise_level "
+                "(sigma in [0, 1] units, e.g. 25 / 255). Received: noise_level=None"
+            )
+        try:
+            level = np.asarray(noise_level, dtype=np.float64)
+        except (TypeError, ValueError):
+            level = np.asarray(np.nan)
+        if level.size != 1 or not np.isfinite(level).all() or not 0.0 <= level.item() <= 1.0:
+            raise ValueError(
+                "noise_level must be one number in [0, 1] (sigma / 255). "
+                f"Received: noise_level={noise_level!r}"
+            )
+        noise_level = float(level.item())
+    elif noise_level is not None:
+        raise ValueError(
+            "This model takes no noise-level input. "
+            f"Received: noise_level={noise_level!r}"
+        )
+
+    if tile is not None:
+        if int(overlap) != overlap or overlap < 0:
+            raise ValueError(
+                f"overlap must be a non-negative integer. Received: overlap={overlap!r}"
+            )
+        overlap = int(overlap)
+        if int(tile) != tile or tile < 2 * overlap + TILE_ALIGNMENT:
+            raise ValueError(
+                f"tile must be an integer of at least 2 * overlap + {TILE_ALIGNMENT} "
+                f"= {2 * overlap + TILE_ALIGNMENT}. Received: tile={tile!r}"
+            )
+        tile = int(tile)
+
+    if tile is None or (height <= tile and width <= tile):
+        restored = _run(model, image[None], noise_level)
+    else:
+        rows = _tile_starts(height, tile, overlap)
+        cols = _tile_starts(width, tile, overlap)
+        restored = None
+        for i, (top, tile_h) in enumerate(zip(rows[0], rows[1])):
+            for j, (left, tile_w) in enumerate(zip(cols[0], cols[1])):
+                patch = image[top : top + tile_h, left : left + tile_w]
+                output = _run(model, patch[None], noise_level)
+                if restored is None:
+                    restored = np.zeros((height, width, output.shape[-1]), np.float32)
+                y0, y1 = rows[2][i], rows[2][i + 1]
+                x0, x1 = cols[2][j], cols[2][j + 1]
+                restored[y0:y1, x0:x1] = output[y0 - top : y1 - top, x0 - left : x1 - left]
+    if restored.shape[:2] != (height, width):
+        raise ValueError(
+            "The model changed the image size; predict_image expects same-size "
+            f"restoration. Received: output shape={restored.shape} for input "
+            f"shape={image.shape}"
+        )
+    return np.clip(restored, 0.0, 1.0).astype(np.float32)

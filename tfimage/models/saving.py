@@ -1,0 +1,95 @@
+"""Atomic `.keras` saving and the resolution of shipped model names.
+
+A failed `model.save("x.keras")` leaves a 0-byte or truncated file behind (and
+would destroy a good checkpoint it was overwriting), so tfimage saves to a
+temporary file in the destination folder and renames it into place.
+
+Shipped models live in the repository's `saved_models/` folder (or
+`$TFIMAGE_MODELS_DIR`): the name `mnist-gan` resolves to
+`saved_models/mnist-gan.keras`.
+"""
+
+import os
+import tempfile
+
+MODELS_DIR_VARIABLE = "TFIMAGE_MODELS_DIR"
+
+
+def models_dir():
+    """The folder of shipped models: $TFIMAGE_MODELS_DIR or <repo>/saved_models."""
+    if os.environ.get(MODELS_DIR_VARIABLE):
+        return os.environ[MODELS_DIR_VARIABLE]
+    import tfimage
+
+    return os.path.normpath(
+        os.path.join(os.path.dirname(tfimage.__file__), "..", "saved_models")
+    )
+
+
+def resolve_model_path(model):
+    """Resolves a shipped model name or a path to an existing `.keras` file.
+
+    Args:
+        model: a name such as "mnist-gan" (looked up as `<models_dir>/NAME.keras`)
+            or the path of a `.keras` file.
+
+    Returns:
+        The path of the `.keras` file.
+
+    Raises:
+        FileNotFoundError: neither a file at that path nor a shipped model of
+            that name exists.
+    """
+    model = os.fspath(model)
+    if os.path.isfile(model):
+        return model
+    candidate = os.path.join(models_dir(), model if model.endswith(".keras") else model + ".keras")
+    if os.path.isfile(candidate):
+        return candidate
+    shipped = []
+    if os.path.isdir(models_dir()):
+        shipped = sorted(n[: -len(".keras")] for n in os.listdir(models_dir()) if n.endswith(".keras"))
+    raise FileNotFoundError(
+        f"No model file at that path and no shipped model of that name in {models_dir()} "
+        f"(shipped: {', '.join(shipped) or 'none'}). Received: model={model}"
+    )
+
+
+def save_atomic(model, path, overwrite=True):
+    """Saves a Keras model to a `.keras` file atomically.
+
+    The model is written to a temporary `.keras` file in the same folder and
+    renamed over `path` only when the save succeeded; on failure the
+    temporary file is deleted and any existing file at `path` is untouched.
+    A model with a `saveable_copy()` method (GAN, VAE) is saved through that
+    copy, which leaves the optimizers out of the file.
+
+    Args:
+        model: the `keras.Model` to save.
+        path: destination; must end in `.keras`.
+        overwrite: whether an existing file at `path` may be replaced.
+
+    Returns:
+        The path written.
+    """
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        raise ValueError(f"Models are saved as .keras files. Received: path={path}")
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"The file exists and overwrite=False. Received: path={path}")
+    import keras
+
+    target = model.saveable_copy() if hasattr(model, "saveable_copy") else model
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".keras")
+    os.close(handle)
+    try:
+        keras.Model.save(target, temp_path, overwrite=True)
+        if os.path.getsize(temp_path) == 0:
+            raise OSError(f"Saving the model wrote an empty file. Received: path={path}")
+        os.replace(temp_path, path)
+    finally:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+    return path
