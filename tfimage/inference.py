@@ -23,8 +23,10 @@ TILE_ALIGNMENT = 8
 def model_signature(model):
     """The image channels and whether `model` takes a noise-level input.
 
-    Works for functional models (e.g. `tfimage.pretrained.load` results) and
-    for wrappers with a `network` attribute (`tfimage.models.Restorer`).
+    Works for functional models (e.g. `tfimage.pretrained.load` results), for
+    wrappers with a `network` attribute (`tfimage.models.Restorer`) and for
+    plain objects with `channels` and `noise_level_input` attributes (the
+    classical baselines of `tfimage.baselines`).
 
     Returns:
         A pair (channels or None when unknown, takes_noise_level).
@@ -37,7 +39,7 @@ def model_signature(model):
     except (AttributeError, ValueError):
         inputs = None
     if not inputs:
-        return None, bool(getattr(model, "noise_level_input", False))
+        return getattr(model, "channels", None), bool(getattr(model, "noise_level_input", False))
     channels = inputs[0].shape[-1]
     return channels, len(inputs) > 1
 
@@ -182,3 +184,38 @@ def predict_image(model, image, noise_level=None, tile=None, overlap=32):
             f"shape={image.shape}"
         )
     return np.clip(restored, 0.0, 1.0).astype(np.float32)
+
+
+def restore(model, image, noise_level=None, tile=None, overlap=32):
+    """Restores one image with a Keras model or a classical baseline.
+
+    The one call the evaluation harness and the CLI use for every kind of
+    denoiser. Objects with their own `predict_image(image, noise_level)`
+    method that are not Keras models (the baselines of `tfimage.baselines`)
+    get the image as it is (`tile` does not apply to them). Keras models go
+    through `predict_image`: a noise level is dropped for models without a
+    noise-level input, and for models with one it is estimated from the image
+    (`tfimage.baselines.estimate_noise_stddev`) when not given.
+
+    Args:
+        model: a Keras model, a `Restorer`, or a baseline object.
+        image: float array (H, W, C) or (H, W) in [0, 1].
+        noise_level: sigma in [0, 1] units, or None (blind).
+        tile: tile size for Keras models, or None for the whole image.
+        overlap: tile overlap in pixels (see `predict_image`).
+
+    Returns:
+        The restored float32 (H, W, C) image, clipped to [0, 1].
+    """
+    import keras
+
+    if not isinstance(model, keras.Model) and callable(getattr(model, "predict_image", None)):
+        return np.asarray(model.predict_image(image, noise_level=noise_level), dtype=np.float32)
+    _, takes_noise_level = model_signature(model)
+    if not takes_noise_level:
+        noise_level = None
+    elif noise_level is None:
+        from tfimage.baselines import estimate_noise_stddev
+
+        noise_level = estimate_noise_stddev(image)
+    return predict_image(model, image, noise_level=noise_level, tile=tile, overlap=overlap)

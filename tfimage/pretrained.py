@@ -29,7 +29,7 @@ FFDNET_PAPER = (
     "for CNN-Based Image Denoising', IEEE TIP 27(9), 2018."
 )
 
-# name -> spec. Every entry has "description", "channels", "noise_level_input",
+# name -> spec. Every entry has "kind", "description", "channels", "noise_level_input",
 # "sigma" (the noise level the model was trained for; None when it covers a
 # range: blind models, or models that take the noise level as an input),
 # "paper" and "published" (PSNRs in dB reported in the paper, by test set and
@@ -38,6 +38,7 @@ FFDNET_PAPER = (
 # catalogue set "weights".
 MODELS = {
     "dncnn-s15": {
+        "kind": "pretrained",
         "description": "DnCNN-S, gray, trained for sigma 15 (17 layers)",
         "channels": 1,
         "noise_level_input": False,
@@ -52,6 +53,7 @@ MODELS = {
         "filters": 64,
     },
     "dncnn-s25": {
+        "kind": "pretrained",
         "description": "DnCNN-S, gray, trained for sigma 25 (17 layers)",
         "channels": 1,
         "noise_level_input": False,
@@ -66,6 +68,7 @@ MODELS = {
         "filters": 64,
     },
     "dncnn-s50": {
+        "kind": "pretrained",
         "description": "DnCNN-S, gray, trained for sigma 50 (17 layers)",
         "channels": 1,
         "noise_level_input": False,
@@ -80,6 +83,7 @@ MODELS = {
         "filters": 64,
     },
     "dncnn-b": {
+        "kind": "pretrained",
         "description": "DnCNN-B, gray, blind: one model for sigma 0-55 (20 layers)",
         "channels": 1,
         "noise_level_input": False,
@@ -98,6 +102,7 @@ MODELS = {
         "filters": 64,
     },
     "cdncnn-b": {
+        "kind": "pretrained",
         "description": "CDnCNN-B, color, blind: one model for sigma 0-55 (20 layers)",
         "channels": 3,
         "noise_level_input": False,
@@ -113,6 +118,7 @@ MODELS = {
         "filters": 64,
     },
     "ffdnet-gray": {
+        "kind": "pretrained",
         "description": "FFDNet, gray, noise level as input, sigma 0-75 (15 layers)",
         "channels": 1,
         "noise_level_input": True,
@@ -131,6 +137,7 @@ MODELS = {
         "filters": 64,
     },
     "ffdnet-color": {
+        "kind": "pretrained",
         "description": "FFDNet, color, noise level as input, sigma 0-75 (12 layers)",
         "channels": 3,
         "noise_level_input": True,
@@ -148,6 +155,43 @@ MODELS = {
         "filters": 96,
     },
 }
+
+
+# Models this project trained itself, shipped in saved_models/ (see its README
+# for the command, data, steps and scores of each).
+OUR_MODELS = {
+    "tfimage-gray-blind": {
+        "description": "ours: gray blind denoiser, residual FFDNet-style, trained on Train400, sigma 0-55",
+        "channels": 1,
+        "noise_level_input": True,
+        "sigma": None,
+        "sigma_range": (0, 55),
+        "file": "tfimage-gray-blind.keras",
+    },
+}
+
+
+def saved_models_dir():
+    """The folder of our own trained models: $TFIMAGE_MODELS_DIR or the repository's saved_models/."""
+    return os.environ.get("TFIMAGE_MODELS_DIR") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models"
+    )
+
+
+def list_models():
+    """Every model name the CLI accepts, with its spec and "kind", in order.
+
+    Kinds: "pretrained" (official weights), "ours" (saved_models/) and
+    "baseline" (classical methods from `tfimage.baselines`).
+    """
+    from tfimage.baselines import BASELINES
+
+    models = {name: dict(spec, kind="pretrained") for name, spec in MODELS.items()}
+    models.update({name: dict(spec, kind="ours") for name, spec in OUR_MODELS.items()})
+    models.update(
+        {name: dict(spec, kind="baseline", sigma=None) for name, spec in BASELINES.items()}
+    )
+    return models
 
 
 def _mat_string(dataset):
@@ -356,9 +400,21 @@ def load(name, data_dir=None):
     text = os.fspath(name)
     if text.endswith(".keras") or (text not in MODELS and os.path.isfile(text)):
         return _load_keras_file(text)
+    from tfimage.baselines import BASELINES
+
+    if text in BASELINES:
+        return BASELINES[text]["factory"]()
+    if text in OUR_MODELS:
+        path = os.path.join(saved_models_dir(), OUR_MODELS[text]["file"])
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"Model {text!r} is not in {saved_models_dir()} (train it with the command in "
+                f"saved_models/README.md, or set TFIMAGE_MODELS_DIR). Received: name={text!r}"
+            )
+        return _load_keras_file(path)
     if text not in MODELS:
         raise ValueError(
-            f"Unknown model. Expected one of {sorted(MODELS)} or the path of a "
+            f"Unknown model. Expected one of {sorted(list_models())} or the path of a "
             f".keras file. Received: name={text!r}"
         )
     spec = MODELS[text]

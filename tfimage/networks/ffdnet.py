@@ -213,7 +213,7 @@ class CropToReference(keras.layers.Layer):
         return (image_shape[0], reference_shape[1], reference_shape[2], image_shape[3])
 
 
-def build_ffdnet(channels=1, depth=15, filters=64, name="ffdnet"):
+def build_ffdnet(channels=1, depth=15, filters=64, residual=False, name="ffdnet"):
     """Builds an FFDNet denoiser as a functional Keras model.
 
     The graph is: pad odd sizes to even, pixel-unshuffle by 2 (MatConvNet
@@ -226,6 +226,10 @@ def build_ffdnet(channels=1, depth=15, filters=64, name="ffdnet"):
         channels: image channels, 1 (gray) or 3 (color).
         depth: number of convolution layers, at least 2.
         filters: feature channels of the hidden layers.
+        residual: add the input image to the output, so the convolutions
+            predict the negative noise (residual learning, as in DnCNN). The
+            official models are not residual; residual ones train faster
+            from scratch.
         name: the model name.
 
     Returns:
@@ -256,5 +260,7 @@ def build_ffdnet(channels=1, depth=15, filters=64, name="ffdnet"):
         4 * channels, 3, padding="same", use_bias=True, name=f"conv{depth}"
     )(x)
     x = PixelShuffle(scale=2, channel_order="matconvnet", name="shuffle")(x)
-    outputs = CropToReference(name="clean")([x, image])
+    outputs = CropToReference(name="clean" if not residual else "restored")([x, image])
+    if residual:
+        outputs = keras.layers.Add(name="clean")([image, outputs])
     return keras.Model(inputs=[image, noise_level], outputs=outputs, name=name)

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from conftest import require_set
+from tfimage import baselines, degradations, io, metrics
+
+
+def _crop(name, index=0, size=128):
+    path = io.list_images(require_set(name))[index]
+    return io.read_image(path)[:size, :size]
+
+
+@pytest.mark.parametrize("name, gain", [("bm3d", 8.0), ("nlm", 5.0)])
+def test_denoisers_improve_a_real_gray_image(name, gain):
+    clean = _crop("set12")
+    noisy = degradations.gaussian_noise(clean, 25 / 255, seed=0).numpy()
+    denoiser = baselines.BASELINES[name]["factory"]()
+    restored = denoiser.predict_image(noisy, noise_level=25 / 255)
+    assert restored.shape == clean.shape and restored.dtype == np.float32
+    assert float(metrics.psnr(clean, restored)) > float(metrics.psnr(clean, noisy)) + gain
+
+
+@pytest.mark.parametrize("name, gain", [("bm3d", 6.0), ("nlm", 2.0)])
+def test_color_and_blind_use(name, gain):
+    clean = _crop("cbsd68", size=96)
+    noisy = degradations.gaussian_noise(clean, 25 / 255, seed=1).numpy()
+    restored = baselines.BASELINES[name]["factory"]().predict_image(noisy)  # sigma estimated
+    assert restored.shape == (96, 96, 3)
+    assert float(metrics.psnr(clean, restored)) > float(metrics.psnr(clean, noisy)) + gain
+
+
+def test_noise_estimate_is_close_on_a_real_image():
+    clean = io.read_image(io.list_images(require_set("set12"))[7])  # 512x512
+    for sigma in (15, 25, 50):
+        noisy = degradations.gaussian_noise(clean, sigma / 255, seed=2).numpy()
+        assert abs(baselines.estimate_noise_stddev(noisy) * 255 - sigma) < 0.1 * sigma
+
+
+def test_noisy_is_the_identity_and_bad_input_is_refused():
+    image = np.random.default_rng(0).random((16, 16, 1)).astype(np.float32)
+    np.testing.assert_array_equal(baselines.Noisy().predict_image(image), image)
+    with pytest.raises(ValueError, match="at least 8x8"):
+        baselines.NLM().predict_image(np.zeros((4, 4, 1), np.float32), 0.1)
+    image[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        baselines.BM3D().predict_image(image, 0.1)

@@ -1,0 +1,137 @@
+"""Tests of whole-image and tiled inference."""
+
+import os
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from tfimage.inference import _tile_starts, predict_image  # noqa: E402
+from tfimage.networks.dncnn import build_dncnn  # noqa: E402
+from tfimage.networks.ffdnet import build_ffdnet  # noqa: E402
+
+
+def _psnr(restored, clean):
+    return 10.0 * np.log10(1.0 / np.mean((np.clip(restored, 0, 1) - clean) ** 2))
+
+
+def _image(shape, seed=0):
+    return np.random.default_rng(seed).random(shape).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def tiny_dncnn():
+    keras.utils.set_random_seed(0)
+    return build_dncnn(depth=3, filters=4, channels=1)
+
+
+def test_tiles_partition_the_axis():
+    for size, tile, overlap in ((512, 128, 32), (321, 128, 32), (135, 128, 32), (77, 24, 8)):
+        starts, lengths, cuts = _tile_starts(size, tile, overlap)
+        assert cuts[0] == 0 and cuts[-1] == size
+        assert all(a < b for a, b in zip(cuts, cuts[1:]))
+        for k, (start, length) in enumerate(zip(starts, lengths)):
+            assert start % 8 == 0 and start + length <= size
+            inner_left = cuts[k] - start if k > 0 else overlap // 2
+            inner_right = start + length - cuts[k + 1] if k < len(starts) - 1 else overlap // 2
+            assert min(inner_left, inner_right) >= overlap // 2
+
+
+def test_tiled_equals_untiled_on_a_tiny_network(tiny_dncnn):
+    # depth 3: receptive-field radius 3, so an overlap of 8 is exact.
+    image = _image((70, 53, 1))
+    whole = predict_image(tiny_dncnn, image)
+    tiled = predict_image(tiny_dncnn, image, tile=24, overlap=8)
+    assert whole.shape == tiled.shape == image.shape
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    assert whole.min() >= 0.0 and whole.max() <= 1.0
+
+
+def test_tiled_ffdnet_matches_on_odd_sizes():
+    keras.utils.set_random_seed(0)
+    model = build_ffdnet(channels=3, depth=3, filters=4)
+    image = _image((45, 61, 3))
+    whole = predict_image(model, image, noise_level=0.1)
+    tiled = predict_image(model, image, noise_level=0.1, tile=32, overlap=12)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+
+
+def test_tiled_equals_untiled_on_set12_with_dncnn_s25():
+    from tfimage.datasets import catalogue
+
+    if catalogue.find_local("dncnn_matconvnet") is None or catalogue.find_local("set12") is None:
+        pytest.skip("DnCNN weights or Set12 not found locally (set TFIMAGE_DATA_DIR)")
+    from tfimage import pretrained
+    from tfimage.io import read_image
+
+    clean = read_image(os.path.join(catalogue.find_local("set12"), "01.png"), channels=1)
+    noisy = clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape).astype(np.float32)
+    model = pretrained.load("dncnn-s25")
+    whole = predict_image(model, noisy)
+    tiled = predict_image(model, noisy, tile=128, overlap=32)
+    assert abs(_psnr(tiled, clean) - _psnr(whole, clean)) < 0.01
+    assert _psnr(whole, clean) > 29.5
+
+
+def test_invalid_images_raise(tiny_dncnn):
+    image = _image((16, 16, 1))
+    image[3, 4, 0] = np.nan
+    with pytest.raises(ValueError, match="image"):
+        predict_image(tiny_dncnn, image)
+    with pytest.raises(ValueError, match="at least 8x8"):
+        predict_image(tiny_dncnn, _image((4, 4, 1)))
+    with pytest.raises(ValueError, match="tile"):
+        predict_image(tiny_dncnn, _image((64, 64, 1)), tile=40, overlap=32)
+
+
+def test_noise_level_checks(tiny_dncnn):
+    model = build_ffdnet(channels=1, depth=3, filters=4)
+    with pytest.raises(ValueError, match="noise_level=None"):
+        predict_image(model, _image((16, 16, 1)))
+    with pytest.raises(ValueError, match="noise_level=25"):
+        predict_image(model, _image((16, 16, 1)), noise_level=25)
+    with pytest.raises(ValueError, match="noise_level"):
+        predict_image(tiny_dncnn, _image((16, 16, 1)), noise_level=0.1)
+
+
+def test_channel_mismatch_is_converted(tiny_dncnn):
+    color = _image((16, 16, 3))
+    with pytest.warns(UserWarning, match="gray"):
+        output = predict_image(tiny_dncnn, color)
+    assert output.shape == (16, 16, 1)
+    assert predict_image(tiny_dncnn, color[:, :, 0]).shape == (16, 16, 1)
+
+
+def test_restorer_runs_through_predict_image():
+    from tfimage.models.restorer import Restorer
+
+    keras.utils.set_random_seed(0)
+    restorer = Restorer(network=build_ffdnet(channels=1, depth=3, filters=4), noise_level_input=True)
+    image = _image((20, 18, 1))
+    output = predict_image(restorer, image, noise_level=0.1)
+    expected = predict_image(restorer.network, image, noise_level=0.1)
+    np.testing.assert_array_equal(output, expected)
+
+
+def test_restore_dispatches_and_handles_noise_levels(tiny_dncnn):
+    from tfimage.inference import restore
+
+    image = _image((24, 20, 1))
+    # A noise level is dropped for models without a noise-level input.
+    np.testing.assert_array_equal(
+        restore(tiny_dncnn, image, noise_level=0.1), predict_image(tiny_dncnn, image)
+    )
+    keras.utils.set_random_seed(0)
+    ffdnet = build_ffdnet(channels=1, depth=3, filters=4)
+    blind = restore(ffdnet, image)  # noise level estimated from the image
+    assert blind.shape == image.shape
+
+    class Identity:
+        channels = None
+        noise_level_input = False
+
+        def predict_image(self, image, noise_level=None):
+            return image
+
+    np.testing.assert_array_equal(restore(Identity(), image, noise_level=0.1), image)

@@ -1,0 +1,166 @@
+"""`tfimage benchmark denoise`: the denoising table in benchmarks/results/denoise.md.
+
+Every (model, set, sigma) cell runs through `tfimage.evaluation`, with bm3d
+measured in the same run so the speed ratio compares like with like. Results
+are kept in benchmarks/results/denoise.json as they come in, so a stopped run
+resumes where it was (pass --force to measure again).
+"""
+
+import json
+import os
+
+from tfimage.cli import common
+
+# Plain dict preset: which models run on which sets at which noise levels.
+DENOISE_BENCHMARK = {
+    "gray": {
+        "datasets": ["set12", "bsd68"],
+        "sigmas": [15, 25, 50],
+        "models": ["dncnn-s15", "dncnn-s25", "dncnn-s50", "dncnn-b", "ffdnet-gray", "bm3d", "nlm", "noisy"],
+    },
+    "color": {
+        "datasets": ["cbsd68", "kodak24"],
+        "sigmas": [25],
+        "models": ["cdncnn-b", "ffdnet-color", "bm3d", "nlm", "noisy"],
+    },
+}
+
+RESULTS_DIR = os.path.join("benchmarks", "results")
+
+
+def register(groups):
+    parser = groups["benchmark"].add_parser(
+        "denoise",
+        help="Set12/BSD68 at sigma 15/25/50, CBSD68/Kodak24 at 25: models, bm3d, nlm, noisy.",
+    )
+    parser.add_argument("--out", default=os.path.join(RESULTS_DIR, "denoise.md"), help="Markdown table")
+    parser.add_argument("--limit", type=int, help="only the first N images of each set (quick look)")
+    parser.add_argument("--models", nargs="+", help="extra model names or .keras paths to add")
+    parser.add_argument("--only", nargs="+", help="run only these model names")
+    parser.add_argument("--force", action="store_true", help="measure cells already in the JSON again")
+    parser.add_argument("--data-dir", help="where sets and weights are looked for first")
+    parser.set_defaults(func=run)
+
+
+def model_runs_at(name, sigma):
+    """DnCNN-S models are trained for one sigma: run them only there."""
+    from tfimage import pretrained
+
+    spec = pretrained.list_models().get(name, {})
+    return spec.get("sigma") in (None, sigma)
+
+
+def published(name, dataset, sigma):
+    from tfimage import pretrained
+
+    spec = pretrained.list_models().get(name, {})
+    return spec.get("published", {}).get(dataset, {}).get(sigma)
+
+
+def cells(extra_models=(), only=None):
+    """(model, dataset, sigma) triples in run order; bm3d first in each group of a set and sigma."""
+    for group in DENOISE_BENCHMARK.values():
+        models = list(group["models"]) + list(extra_models)
+        models.sort(key=lambda name: name != "bm3d")
+        for dataset in group["datasets"]:
+            for sigma in group["sigmas"]:
+                for name in models:
+                    if only and name not in only:
+                        continue
+                    if model_runs_at(name, sigma):
+                        yield name, dataset, sigma
+
+
+def load_results(path):
+    if os.path.isfile(path):
+        with open(path) as stream:
+            return json.load(stream)
+    return {}
+
+
+def save_results(path, results):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    temp = path + ".tmp"
+    with open(temp, "w") as stream:
+        json.dump(results, stream, indent=1, sort_keys=True)
+    os.replace(temp, path)
+
+
+def key(name, dataset, sigma, limit):
+    return f"{name}|{dataset}|{sigma:g}|{limit or 'all'}"
+
+
+def render(results, limit, extra_models=()):
+    """The Markdown tables, one per set and sigma, from the stored results."""
+    lines = [
+        "# Denoising benchmark",
+        "",
+        "Written by `tfimage benchmark denoise` (do not edit by hand). Gaussian noise added to the",
+        "[0, 1] image without clipping, seeded per image (seed (0, i)), the same for every model;",
+        "PSNR (dB) and SSIM on the whole image, data range 1, restored images clipped to [0, 1].",
+        "Non-blind: models that take a noise level (FFDNet, bm3d, nlm) are given the true sigma.",
+        "Seconds per image are wall time on this machine (2 CPU cores, shared); \"x bm3d\" is bm3d's",
+        "time divided by the model's, both measured in the same run.",
+        "Published: the paper's number on the same set (DnCNN, FFDNet and BM3D papers); Kodak24",
+        "here is full size, the FFDNet paper used 500x500 crops, so no number is given there.",
+        "",
+    ]
+    for group in DENOISE_BENCHMARK.values():
+        for dataset in group["datasets"]:
+            for sigma in group["sigmas"]:
+                rows = []
+                bm3d = results.get(key("bm3d", dataset, sigma, limit))
+                for name in list(group["models"]) + list(extra_models):
+                    result = results.get(key(name, dataset, sigma, limit))
+                    if not result:
+                        continue
+                    paper = published(name, dataset, sigma)
+                    ratio = ""
+                    if bm3d and result["seconds_per_image"] > 0:
+                        ratio = f"{bm3d['seconds_per_image'] / result['seconds_per_image']:.1f}x"
+                    rows.append(
+                        f"| {name} | {result['psnr']:.2f} | {paper if paper else '-'} | "
+                        f"{result['ssim']:.4f} | {result['seconds_per_image']:.2f} | {ratio} |"
+                    )
+                if not rows:
+                    continue
+                count = next(
+                    results[k]["images"] for k in results if k.split("|")[1:3] == [dataset, f"{sigma:g}"]
+                )
+                lines += [
+                    f"## {dataset}, sigma {sigma} ({count} images)",
+                    "",
+                    "| model | PSNR | published | SSIM | s/image | x bm3d |",
+                    "|---|---|---|---|---|---|",
+                    *rows,
+                    "",
+                ]
+    return "\n".join(lines)
+
+
+def run(args):
+    from tfimage import evaluation
+
+    json_path = os.path.splitext(args.out)[0] + ".json"
+    results = load_results(json_path)
+    todo = [cell for cell in cells(args.models or (), args.only)]
+    for name, dataset, sigma in todo:
+        cell_key = key(name, dataset, sigma, args.limit)
+        if cell_key in results and not args.force:
+            continue
+        result = evaluation.evaluate_denoiser(name, dataset, sigma, limit=args.limit, data_dir=args.data_dir)
+        result.pop("per_image")
+        results[cell_key] = result
+        save_results(json_path, results)
+        print(
+            f"{name:<14} {dataset:<8} sigma {sigma:>2}: PSNR {result['psnr']:.2f}  SSIM {result['ssim']:.4f}  "
+            f"{result['seconds_per_image']:.2f} s/image",
+            flush=True,
+        )
+    text = render(results, args.limit, args.models or ())
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    temp = args.out + ".tmp"
+    with open(temp, "w") as stream:
+        stream.write(text)
+    os.replace(temp, args.out)
+    print(f"wrote {args.out}")

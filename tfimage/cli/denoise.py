@@ -1,0 +1,62 @@
+"""`tfimage denoise IN [IN ...] -o OUT_DIR --model NAME|PATH`: denoise files and folders."""
+
+import os
+
+from tfimage.cli import common
+
+
+def register(groups):
+    parser = groups["root"].add_parser(
+        "denoise",
+        help="Denoise image files or folders with a pretrained model or a baseline.",
+        description=(
+            "Denoise images. Outputs are written as PNG into OUT_DIR under the input's name; "
+            "an input is never overwritten."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
+    parser.add_argument("-o", "--out", required=True, metavar="OUT_DIR", help="output folder")
+    parser.add_argument("--model", default="ffdnet-gray", help="model name (see `tfimage models`) or .keras path")
+    common.add_sigma_argument(parser)
+    parser.add_argument("--tile", type=int, help="tile size for large images (bounded memory)")
+    parser.add_argument("--bit-depth", type=int, default=8, choices=(8, 16), help="PNG bits per channel")
+    parser.add_argument("--data-dir", help="where weights are looked for first")
+    parser.set_defaults(func=run)
+
+
+def output_path(input_path, out_dir):
+    """OUT_DIR/<input stem>.png, refusing to overwrite the input itself."""
+    stem = os.path.splitext(os.path.basename(input_path))[0]
+    path = os.path.join(out_dir, stem + ".png")
+    if os.path.abspath(path) == os.path.abspath(input_path):
+        raise ValueError(
+            f"The output would overwrite the input; choose another -o. Received: out={out_dir}"
+        )
+    return path
+
+
+def run(args):
+    from tfimage import baselines, degradations, inference, io, pretrained
+
+    paths = common.expand_inputs(args.inputs)
+    targets = [output_path(path, args.out) for path in paths]
+    if len(set(targets)) != len(targets):
+        raise ValueError("Two inputs share a file name; denoise them into different folders.")
+    noise_level = None if args.sigma is None else degradations.sigma_to_stddev(args.sigma)
+    model = pretrained.load(args.model, data_dir=args.data_dir)
+    _, takes_noise_level = inference.model_signature(model)
+    os.makedirs(args.out, exist_ok=True)
+    bar = common.progress_bar(len(paths), "denoise")
+    for path, target in zip(paths, targets):
+        image = io.read_image(path)
+        if image.shape[2] == 4:
+            image = io.convert_channels(image, 3, name=path)
+        level = noise_level
+        if level is None and takes_noise_level:
+            level = baselines.estimate_noise_stddev(image)
+        restored = inference.restore(model, image, noise_level=level, tile=args.tile)
+        io.write_image(target, restored, bit_depth=args.bit_depth)
+        note = f" (estimated sigma {level * 255:.1f})" if args.sigma is None and level is not None else ""
+        bar.write(f"{path} -> {target}{note}") if len(paths) > 1 else print(f"{path} -> {target}{note}")
+        bar.update(1)
+    bar.close()

@@ -1,0 +1,410 @@
+"""Training and fine-tuning: callbacks, resumable runs, transfer helpers.
+
+`train_denoiser` is what `tfimage train denoise` runs: a Restorer around a
+DnCNN or FFDNet network, fed by `restoration_dataset`, with
+
+- `AtomicCheckpoint`: the best model by validation PSNR, written to a
+  temporary file and renamed (a crash never leaves a broken `model.keras`),
+- `keras.callbacks.BackupAndRestore`: a killed run resumes at the last
+  backed-up step, with its optimizer state and epoch counter,
+- `keras.callbacks.TerminateOnNaN`: a NaN loss stops the run; the best
+  checkpoint on disk stays the last good one,
+- `keras.callbacks.CSVLogger` (appending, so a resumed run keeps its history)
+  and `keras.callbacks.TensorBoard`,
+- validation PSNR/SSIM on held-out images after every epoch.
+
+Transfer: `--init MODEL_NAME|PATH` copies weights from a pretrained network
+of the same shape (layer by layer, or the matching layers with
+`init_from_weights(strict=False)`), `freeze_layers=K` freezes the first K
+convolutions, and the learning rate is yours to set (lower for fine-tuning).
+"""
+
+import json
+import os
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfimage import degradations
+from tfimage.datasets import pipelines
+
+CONFIG_FILE = "train_config.json"
+
+
+@keras.saving.register_keras_serializable(package="tfimage")
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Saves the model to `filepath` atomically (temp file + rename) when it improves.
+
+    Args:
+        filepath: a `.keras` path.
+        monitor: the log key to watch, e.g. "val_psnr".
+        mode: "max" or "min".
+        save_best_only: save only when `monitor` improves; else every epoch.
+        export_network: save `model.network` (the bare functional network)
+            instead of the training wrapper.
+    """
+
+    def __init__(self, filepath, monitor="val_psnr", mode="max", save_best_only=True, export_network=True):
+        super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min'. Received: mode={mode!r}")
+        self.filepath = filepath
+        self.monitor = monitor
+        self.mode = mode
+        self.save_best_only = save_best_only
+        self.export_network = export_network
+        self.best = None
+
+    def _improved(self, value):
+        if self.best is None:
+            return True
+        return value > self.best if self.mode == "max" else value < self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None or not np.isfinite(value):
+            return
+        if self.save_best_only and not self._improved(value):
+            return
+        self.best = value
+        target = self.model.network if self.export_network and hasattr(self.model, "network") else self.model
+        save_model_atomic(target, self.filepath)
+
+    def get_config(self):
+        return {
+            "filepath": self.filepath,
+            "monitor": self.monitor,
+            "mode": self.mode,
+            "save_best_only": self.save_best_only,
+            "export_network": self.export_network,
+        }
+
+
+def save_model_atomic(model, path):
+    """`model.save(path)` through a temporary file, so `path` is never half-written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".keras")
+    os.close(handle)
+    try:
+        model.save(temp_path)
+        os.replace(temp_path, path)
+    finally:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+    return path
+
+
+def conv_layers(model):
+    """The Conv2D layers of a (possibly nested) model, in order."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found.extend(conv_layers(layer))
+    return found
+
+
+def init_from_weights(network, source, strict=True):
+    """Copies the convolution weights of `source` into `network`, layer by layer.
+
+    Args:
+        network: the model being initialised.
+        source: a model with the same convolution stack (e.g. a pretrained
+            DnCNN or FFDNet).
+        strict: require every convolution to match in shape; with False,
+            mismatched layers are skipped (e.g. a widened first layer).
+
+    Returns:
+        The number of layers copied.
+    """
+    targets, sources = conv_layers(network), conv_layers(source)
+    if strict and len(targets) != len(sources):
+        raise ValueError(
+            f"The pretrained network has {len(sources)} convolutions, this one "
+            f"{len(targets)}. Received: source={source.name}"
+        )
+    copied = 0
+    for target, origin in zip(targets, sources):
+        shapes = [w.shape for w in target.get_weights()]
+        weights = origin.get_weights()
+        if [w.shape for w in weights] != shapes:
+            if strict:
+                raise ValueError(
+                    f"Layer {target.name} has weights {shapes}, the pretrained layer "
+                    f"{origin.name} {[w.shape for w in weights]}. Received: source={source.name}"
+                )
+            continue
+        target.set_weights(weights)
+        copied += 1
+    return copied
+
+
+def freeze_first(network, count):
+    """Freezes the first `count` convolutions of a network (fine-tuning)."""
+    layers = conv_layers(network)
+    if not 0 <= count <= len(layers):
+        raise ValueError(
+            f"freeze_layers must be between 0 and {len(layers)}. Received: freeze_layers={count}"
+        )
+    for layer in layers[:count]:
+        layer.trainable = False
+    return layers[:count]
+
+
+class ValidationPSNR(keras.callbacks.Callback):
+    """Logs the mean PSNR of held-out images after each epoch (as `val_psnr`)."""
+
+    def __init__(self, images, degradation, seed=1234):
+        super().__init__()
+        self.images = images
+        self.degradation = degradation
+        self.seed = seed
+        self.noisy = [degradation(image, (seed, index)) for index, image in enumerate(images)]
+
+    def on_epoch_end(self, epoch, logs=None):
+        from tfimage import metrics
+
+        values = []
+        for image, noisy in zip(self.images, self.noisy):
+            inputs = (noisy[0][None], tf.reshape(noisy[1], (1, 1))) if isinstance(noisy, tuple) else noisy[None]
+            restored = self.model(inputs, training=False)
+            values.append(float(metrics.psnr(image[None], tf.clip_by_value(restored, 0.0, 1.0))[0]))
+        if logs is not None:
+            logs["val_psnr"] = float(np.mean(values))
+
+
+def noise_training_degradation(sigma=None, sigma_range=None, noise_level_input=False):
+    """The training degradation: fixed sigma or a per-patch sigma from a range (0-255 units)."""
+    if (sigma is None) == (sigma_range is None):
+        raise ValueError(
+            f"Give exactly one of sigma and sigma_range. Received: sigma={sigma}, sigma_range={sigma_range}"
+        )
+    if sigma is not None:
+        level = degradations.sigma_to_stddev(sigma)
+
+        def fixed(patch, seed):
+            noisy = degradations.gaussian_noise(patch, level, seed)
+            return (noisy, tf.constant([level], tf.float32)) if noise_level_input else noisy
+
+        return fixed
+    low, high = (degradations.sigma_to_stddev(value) for value in sigma_range)
+
+    def ranged(patch, seed):
+        noisy, level = degradations.random_gaussian_noise(patch, (low, high), seed)
+        return (noisy, level) if noise_level_input else noisy
+
+    return ranged
+
+
+def build_network(arch, channels, depth=None, filters=None, residual=None):
+    """A fresh DnCNN or FFDNet network for training (defaults: the papers' sizes)."""
+    if arch == "dncnn":
+        from tfimage.networks.dncnn import build_dncnn
+
+        return build_dncnn(depth=depth or 17, filters=filters or 64, channels=channels, batch_norm=False)
+    if arch == "ffdnet":
+        from tfimage.networks.ffdnet import build_ffdnet
+
+        default_depth, default_filters = (15, 64) if channels == 1 else (12, 96)
+        return build_ffdnet(
+            channels=channels, depth=depth or default_depth, filters=filters or default_filters,
+            residual=bool(residual),
+        )
+    raise ValueError(f"arch must be 'dncnn' or 'ffdnet'. Received: arch={arch!r}")
+
+
+def check_out_dir(out_dir, config, overwrite=False):
+    """Refuses an out_dir that holds a different run, unless overwrite; returns True to resume."""
+    path = os.path.join(out_dir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        if os.path.isfile(os.path.join(out_dir, "model.keras")) and not overwrite:
+            raise ValueError(
+                f"The output folder already holds a model from another run; pass overwrite=True "
+                f"(--overwrite) or choose another folder. Received: out={out_dir}"
+            )
+        return False
+    with open(path) as stream:
+        previous = json.load(stream)
+    if previous == config:
+        return True
+    if not overwrite:
+        changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
+        raise ValueError(
+            f"The output folder holds a different model (differs in {', '.join(changed)}); pass "
+            f"overwrite=True (--overwrite) or choose another folder. Received: out={out_dir}"
+        )
+    import shutil
+
+    for name in (CONFIG_FILE, "model.keras", "backup", "log.csv"):
+        target = os.path.join(out_dir, name)
+        if os.path.isdir(target):
+            shutil.rmtree(target)
+        elif os.path.exists(target):
+            os.remove(target)
+    return False
+
+
+def train_denoiser(
+    data,
+    out_dir,
+    arch="ffdnet",
+    init="scratch",
+    sigma=None,
+    sigma_range=None,
+    channels=1,
+    depth=None,
+    filters=None,
+    residual=True,
+    patch_size=40,
+    batch_size=64,
+    steps=1000,
+    steps_per_epoch=100,
+    learning_rate=1e-3,
+    final_learning_rate=None,
+    loss="l2",
+    freeze_layers=0,
+    validation_images=8,
+    validation_sigma=25,
+    backup_every=50,
+    seed=0,
+    overwrite=False,
+    strategy=None,
+    tensorboard=True,
+    data_dir=None,
+    verbose=2,
+):
+    """Trains (or fine-tunes) a denoiser; resumable, with the best model in out_dir/model.keras.
+
+    Args:
+        data: training images: a catalogue name ("train400"), a folder or a
+            list of paths. The last `validation_images` images are held out
+            for validation and never trained on.
+        out_dir: run folder: model.keras (best by validation PSNR),
+            backup/ (resume state), log.csv, tensorboard/, train_config.json.
+        arch: "dncnn" or "ffdnet".
+        init: "scratch", or a model name of `tfimage.pretrained` or a
+            `.keras` path: its architecture and weights are the starting
+            point (arch, depth, filters and residual are then ignored).
+        sigma: fixed training noise level (0-255), or None with sigma_range.
+        sigma_range: (low, high) noise levels (0-255) for blind training.
+        channels: 1 or 3.
+        depth, filters: network size (None: the paper's).
+        residual: FFDNet only: predict the noise and subtract it (faster
+            training from scratch); official FFDNet weights are not residual.
+        patch_size, batch_size: training patches.
+        steps: total optimizer steps; steps_per_epoch: steps between
+            validations and checkpoints.
+        learning_rate: Adam's initial learning rate; it decays along a cosine
+            to `final_learning_rate` (default learning_rate / 100).
+        loss: "l2", "l1" or "charbonnier".
+        freeze_layers: freeze the first K convolutions (fine-tuning).
+        validation_images: images held out for validation PSNR.
+        validation_sigma: noise level for validation.
+        backup_every: steps between resume backups.
+        seed: seeds the weights, crops, flips and noise.
+        overwrite: replace a different run in out_dir.
+        strategy: a `tf.distribute.Strategy` (e.g. MirroredStrategy) or None.
+        tensorboard: write TensorBoard logs.
+        data_dir: where catalogue sets and weights are looked for first.
+        verbose: Keras fit verbosity.
+
+    Returns:
+        The Keras History of this call (a resumed run logs only its own epochs).
+    """
+    from tfimage import inference, pretrained
+    from tfimage.models.restorer import Restorer
+
+    if steps < 1 or steps_per_epoch < 1:
+        raise ValueError(f"steps and steps_per_epoch must be positive. Received: steps={steps}")
+    noise_level_input = arch == "ffdnet"
+    config = {
+        "data": data if isinstance(data, str) else "custom",
+        "arch": arch, "init": str(init), "sigma": sigma,
+        "sigma_range": list(sigma_range) if sigma_range is not None else None,
+        "channels": channels, "depth": depth, "filters": filters, "residual": residual,
+        "patch_size": patch_size,
+        "batch_size": batch_size, "steps": steps, "steps_per_epoch": steps_per_epoch,
+        "learning_rate": learning_rate, "final_learning_rate": final_learning_rate, "loss": loss,
+        "freeze_layers": freeze_layers, "validation_images": validation_images, "seed": seed,
+    }
+    degradation = noise_training_degradation(sigma, sigma_range, noise_level_input)
+    paths = pipelines.resolve_source(data, data_dir)
+    if len(paths) <= validation_images:
+        raise ValueError(
+            f"Need more than validation_images={validation_images} training images. "
+            f"Received: {len(paths)} images in data={data}"
+        )
+    train_paths, val_paths = paths[: len(paths) - validation_images], paths[len(paths) - validation_images :]
+    train_images = pipelines.load_images(train_paths, channels=channels, min_size=patch_size)
+    val_images = pipelines.load_images(val_paths, channels=channels)
+    resume = check_out_dir(out_dir, config, overwrite)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, CONFIG_FILE), "w") as stream:
+        json.dump(config, stream, indent=1)
+
+    keras.utils.set_random_seed(seed)
+    dataset = pipelines.restoration_dataset(
+        train_images, degradation, patch_size=patch_size, batch_size=batch_size, channels=channels, seed=seed
+    )
+    scope = strategy.scope() if strategy is not None else _null_scope()
+    with scope:
+        if init == "scratch":
+            network = build_network(arch, channels, depth, filters, residual)
+        else:  # the pretrained network's own architecture, with its weights
+            source = pretrained.load(init, data_dir=data_dir)
+            if not isinstance(source, keras.Model):
+                raise ValueError(f"init must name a Keras network, not a baseline. Received: init={init!r}")
+            network = keras.models.clone_model(source)
+            network.set_weights(source.get_weights())
+            source_channels, source_level_input = inference.model_signature(network)
+            if source_channels != channels or source_level_input != noise_level_input:
+                raise ValueError(
+                    f"init={init!r} takes {source_channels} channels"
+                    f"{' and a noise level' if source_level_input else ''}; this run needs {channels} "
+                    f"channels with arch={arch!r}. Received: init={init!r}"
+                )
+        if freeze_layers:
+            freeze_first(network, freeze_layers)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=steps,
+            alpha=(final_learning_rate or learning_rate / 100) / learning_rate,
+        )
+        restorer = Restorer(network=network, loss=loss, noise_level_input=noise_level_input)
+        restorer.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0))
+        # Build the model and its optimizer state now: BackupAndRestore needs both.
+        sample_inputs, _ = next(iter(dataset.take(1)))
+        restorer(sample_inputs)
+        restorer.optimizer.build(restorer.trainable_variables)
+    val_level = degradations.sigma_to_stddev(validation_sigma)
+
+    def val_degradation(image, seed_pair):
+        noisy = degradations.gaussian_noise(image, val_level, seed_pair)
+        return (noisy, tf.constant(val_level)) if noise_level_input else noisy
+
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        ValidationPSNR(val_images, val_degradation),
+        AtomicCheckpoint(os.path.join(out_dir, "model.keras"), monitor="val_psnr", mode="max"),
+        keras.callbacks.CSVLogger(os.path.join(out_dir, "log.csv"), append=True),
+        keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup"), save_freq=backup_every),
+    ]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False))
+    epochs = max(1, steps // steps_per_epoch)
+    return restorer.fit(
+        dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
+        shuffle=False,
+    )
+
+
+class _null_scope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
