@@ -174,8 +174,14 @@ class ValidationPSNR(keras.callbacks.Callback):
             inputs = (noisy[0][None], tf.reshape(noisy[1], (1, 1))) if isinstance(noisy, tuple) else noisy[None]
             restored = self.model(inputs, training=False)
             values.append(float(metrics.psnr(image[None], tf.clip_by_value(restored, 0.0, 1.0))[0]))
+        value = float(np.mean(values))
         if logs is not None:
-            logs["val_psnr"] = float(np.mean(values))
+            logs["val_psnr"] = value
+        if not np.isfinite(value):
+            # Non-finite weights can hide behind a finite training loss (ReLU maps NaN to 0
+            # in oneDNN): stop like TerminateOnNaN; the best checkpoint stays the last good one.
+            print(f"Epoch {epoch + 1}: validation PSNR is {value}; stopping (the weights are not finite).")
+            self.model.stop_training = True
 
 
 def noise_training_degradation(sigma=None, sigma_range=None, noise_level_input=False):
@@ -276,6 +282,7 @@ def train_denoiser(
     strategy=None,
     tensorboard=True,
     data_dir=None,
+    callbacks=None,
     verbose=2,
 ):
     """Trains (or fine-tunes) a denoiser; resumable, with the best model in out_dir/model.keras.
@@ -311,6 +318,7 @@ def train_denoiser(
         strategy: a `tf.distribute.Strategy` (e.g. MirroredStrategy) or None.
         tensorboard: write TensorBoard logs.
         data_dir: where catalogue sets and weights are looked for first.
+        callbacks: extra Keras callbacks, run after tfimage's own.
         verbose: Keras fit verbosity.
 
     Returns:
@@ -386,6 +394,7 @@ def train_denoiser(
         noisy = degradations.gaussian_noise(image, val_level, seed_pair)
         return (noisy, tf.constant(val_level)) if noise_level_input else noisy
 
+    extra_callbacks = list(callbacks or [])
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         ValidationPSNR(val_images, val_degradation),
@@ -395,6 +404,7 @@ def train_denoiser(
     ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False))
+    callbacks += extra_callbacks
     epochs = max(1, steps // steps_per_epoch)
     return restorer.fit(
         dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
@@ -408,3 +418,48 @@ class _null_scope:
 
     def __exit__(self, *exc):
         return False
+
+
+def widen_to_color(gray_network):
+    """A color FFDNet initialised from a gray one: transfer by widening the first and last layers.
+
+    The gray network sees 4 pixel-unshuffled sub-images plus the noise map; the
+    color one sees 4 per color channel (MatConvNet order: channel c, sub-image
+    i -> c * 4 + i) plus the noise map. The first layer's weights for each
+    color channel are the gray weights divided by 3, the last layer's are
+    repeated for each channel, and every middle layer is copied. A gray image
+    repeated into R, G and B therefore comes out exactly as the gray network
+    would denoise it, in all three channels: fine-tuning starts from there.
+
+    Args:
+        gray_network: a 1-channel network from `build_ffdnet` (residual or not).
+
+    Returns:
+        A new 3-channel network of the same depth, width and residual setting.
+    """
+    from tfimage.networks.ffdnet import build_ffdnet
+
+    channels, takes_noise_level = (gray_network.inputs[0].shape[-1], len(gray_network.inputs) == 2)
+    if channels != 1 or not takes_noise_level:
+        raise ValueError(
+            f"widen_to_color takes a gray FFDNet-style network. Received: network={gray_network.name} "
+            f"with {channels} channels"
+        )
+    convs = conv_layers(gray_network)
+    residual = any(isinstance(layer, keras.layers.Add) for layer in gray_network.layers)
+    color = build_ffdnet(
+        channels=3, depth=len(convs), filters=convs[0].filters, residual=residual,
+        name=gray_network.name + "_color",
+    )
+    color_convs = conv_layers(color)
+    kernel, bias = convs[0].get_weights()
+    wide = np.zeros(color_convs[0].kernel.shape, np.float32)
+    for channel in range(3):
+        wide[:, :, channel * 4 : channel * 4 + 4, :] = kernel[:, :, :4, :] / 3.0
+    wide[:, :, 12:, :] = kernel[:, :, 4:, :]
+    color_convs[0].set_weights([wide, bias])
+    for target, origin in zip(color_convs[1:-1], convs[1:-1]):
+        target.set_weights(origin.get_weights())
+    kernel, bias = convs[-1].get_weights()
+    color_convs[-1].set_weights([np.tile(kernel, (1, 1, 1, 3)), np.tile(bias, 3)])
+    return color

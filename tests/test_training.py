@@ -1,0 +1,148 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from tfimage import io, training
+
+TINY = dict(arch="dncnn", depth=3, filters=4, patch_size=16, batch_size=2, validation_images=2, tensorboard=False, verbose=0)
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    folder = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for index in range(6):
+        smooth = np.cumsum(np.cumsum(rng.random((24, 24, 1)), 0), 1)
+        io.write_image(folder / f"{index}.png", smooth / smooth.max())
+    return folder
+
+
+def _epochs_logged(out):
+    with open(os.path.join(out, "log.csv")) as stream:
+        return [int(row["epoch"]) for row in csv.DictReader(stream)]
+
+
+def test_tiny_run_trains_checkpoints_and_validates(image_folder, tmp_path):
+    out = str(tmp_path / "run")
+    history = training.train_denoiser(str(image_folder), out, sigma=25, steps=6, steps_per_epoch=3, **TINY)
+    assert len(history.history["val_psnr"]) == 2
+    assert all(np.isfinite(history.history["val_psnr"]))
+    model = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
+    assert model.inputs[0].shape[-1] == 1
+    assert _epochs_logged(out) == [0, 1]
+    assert not os.path.exists(os.path.join(out, "backup"))  # removed after a finished run
+
+
+def test_killed_run_resumes_without_losing_a_finished_epoch(image_folder, tmp_path):
+    out = str(tmp_path / "run")
+    script = textwrap.dedent(f"""
+        import sys, time, keras
+        from tfimage import training
+        slow = [keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs=None: time.sleep(float(sys.argv[1])))]
+        training.train_denoiser({str(image_folder)!r}, {out!r}, sigma=25, steps=20, steps_per_epoch=5,
+                                backup_every=1, callbacks=slow, **{TINY!r})
+    """)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    process = subprocess.Popen([sys.executable, "-c", script, "0.3"], env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait for epoch 0 to finish, then kill mid-epoch 1
+        if os.path.exists(os.path.join(out, "log.csv")) and _epochs_logged(out):
+            break
+        time.sleep(0.1)
+    time.sleep(0.7)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert _epochs_logged(out) == [0]
+    assert os.path.isdir(os.path.join(out, "backup"))
+    done = subprocess.run([sys.executable, "-c", script, "0"], env=env, timeout=300)
+    assert done.returncode == 0
+    assert _epochs_logged(out) == [0, 1, 2, 3]  # epoch 0 kept, not redone; the rest finished
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(image_folder, tmp_path):
+    out = str(tmp_path / "run")
+
+    class Poison(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.optimizer.iterations.numpy() == self.at_step:  # during epoch 1
+                kernel = training.conv_layers(self.model.network)[self.layer].kernel
+                kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+
+    # A NaN in the last layer makes the loss NaN (TerminateOnNaN); one in the first
+    # layer is hidden by ReLU from the loss, and the validation PSNR catches it.
+    for layer in (-1, 0):
+        poison = Poison()
+        poison.at_step, poison.layer = 4, layer
+        history = training.train_denoiser(
+            str(image_folder), out + str(layer), sigma=25, steps=9, steps_per_epoch=3, callbacks=[poison], **TINY
+        )
+        assert len(history.history["loss"]) < 3  # stopped early
+        model = keras.saving.load_model(os.path.join(out + str(layer), "model.keras"), compile=False)
+        assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_bad_training_inputs(tmp_path, image_folder):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no image file.*empty"):
+        training.train_denoiser(str(empty), str(tmp_path / "a"), sigma=25, steps=2, **TINY)
+    io.write_image(image_folder / "small.png", np.zeros((10, 10, 1), np.float32))
+    with pytest.raises(ValueError, match="small.png"):
+        training.train_denoiser(str(image_folder), str(tmp_path / "b"), sigma=25, steps=2, **dict(TINY, validation_images=0))
+    with pytest.raises(ValueError, match="sigma=-3"):
+        training.train_denoiser(str(image_folder), str(tmp_path / "c"), sigma=-3, steps=2, **TINY)
+
+
+def test_out_dir_with_a_different_model_is_refused(image_folder, tmp_path):
+    out = str(tmp_path / "run")
+    training.train_denoiser(str(image_folder), out, sigma=25, steps=2, steps_per_epoch=2, **TINY)
+    before = open(os.path.join(out, "model.keras"), "rb").read()
+    with pytest.raises(ValueError, match="different model.*sigma.*--overwrite"):
+        training.train_denoiser(str(image_folder), out, sigma=15, steps=2, steps_per_epoch=2, **TINY)
+    assert open(os.path.join(out, "model.keras"), "rb").read() == before
+    training.train_denoiser(str(image_folder), out, sigma=15, steps=2, steps_per_epoch=2, overwrite=True, **TINY)
+    assert json.load(open(os.path.join(out, "train_config.json")))["sigma"] == 15
+
+
+def test_init_from_pretrained_weights_and_freeze(image_folder, tmp_path):
+    from tfimage.networks.dncnn import build_dncnn
+
+    source = build_dncnn(depth=3, filters=4)
+    path = str(tmp_path / "source.keras")
+    source.save(path)
+    out = str(tmp_path / "run")
+    training.train_denoiser(str(image_folder), out, sigma=25, steps=2, steps_per_epoch=2, init=path, freeze_layers=1,
+                            learning_rate=0.1, **TINY)
+    tuned = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
+    source_convs, tuned_convs = training.conv_layers(source), training.conv_layers(tuned)
+    np.testing.assert_array_equal(source_convs[0].get_weights()[0], tuned_convs[0].get_weights()[0])  # frozen
+    assert not np.array_equal(source_convs[1].get_weights()[0], tuned_convs[1].get_weights()[0])  # trained
+
+
+def test_widen_to_color_keeps_gray_behaviour():
+    from tfimage.networks.ffdnet import build_ffdnet
+
+    for residual in (False, True):
+        gray = build_ffdnet(channels=1, depth=3, filters=4, residual=residual)
+        for layer in training.conv_layers(gray):  # non-zero biases too
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, np.random.default_rng(1).normal(0, 0.1, bias.shape).astype(np.float32)])
+        color = training.widen_to_color(gray)
+        image = np.random.default_rng(0).random((1, 20, 18, 1)).astype(np.float32)
+        level = np.array([[0.1]], np.float32)
+        expected = gray([image, level]).numpy()
+        output = color([np.repeat(image, 3, axis=3), level]).numpy()
+        assert output.shape == (1, 20, 18, 3)
+        for channel in range(3):
+            np.testing.assert_allclose(output[..., channel], expected[..., 0], atol=1e-5)
+    with pytest.raises(ValueError, match="gray FFDNet"):
+        training.widen_to_color(color)

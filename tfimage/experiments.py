@@ -1,0 +1,183 @@
+"""Transfer experiments: the same training from scratch and from pretrained weights.
+
+`transfer_denoise` trains one network twice on a task the pretrained model
+has not seen (stronger noise, Poisson noise or JPEG plus noise) with only a
+few training images: (i) from random weights, (ii) from the pretrained
+weights; same architecture, steps, batches, noise and seeds. It measures the
+validation PSNR along the way and how many steps each run needs to reach the
+scratch run's final PSNR: the claim "pretraining helps" as a number.
+
+Reference for the setting: J. Yosinski, J. Clune, Y. Bengio, H. Lipson, "How
+transferable are features in deep neural networks?", NeurIPS 2014.
+"""
+
+import csv
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfimage import degradations, metrics, pretrained
+from tfimage.datasets import pipelines
+
+# Plain-dict presets of the unseen tasks: name -> degradation builder and description.
+TRANSFER_TASKS = {
+    "sigma75": {
+        "description": "Gaussian noise sigma 75 (the pretrained DnCNN-S saw sigma 25 only)",
+        "degradation": lambda: (lambda image, seed: degradations.gaussian_noise(image, 75 / 255, seed)),
+    },
+    "poisson": {
+        "description": "Poisson noise, peak 10 photons",
+        "degradation": lambda: (lambda image, seed: degradations.poisson_noise(image, 10.0, seed)),
+    },
+}
+
+
+class _ValidationCurve(keras.callbacks.Callback):
+    """Records the validation PSNR at given optimizer steps."""
+
+    def __init__(self, noisy, clean, at_steps):
+        super().__init__()
+        self.noisy, self.clean, self.at_steps = noisy, clean, set(at_steps)
+        self.curve = {}
+
+    def measure(self):
+        values = []
+        for noisy, clean in zip(self.noisy, self.clean):
+            restored = tf.clip_by_value(self.model(noisy[None], training=False), 0.0, 1.0)
+            values.append(float(metrics.psnr(clean[None], restored)[0]))
+        return float(np.mean(values))
+
+    def on_train_begin(self, logs=None):
+        if 0 in self.at_steps:
+            self.curve[0] = self.measure()
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        if step in self.at_steps:
+            self.curve[step] = self.measure()
+
+
+def steps_to_reach(curve, target):
+    """The first measured step whose PSNR is at least `target` (None if never)."""
+    for step in sorted(curve):
+        if curve[step] >= target:
+            return step
+    return None
+
+
+def transfer_denoise(
+    pretrained_name="dncnn-s25",
+    task="sigma75",
+    train_images=10,
+    validation_images=4,
+    steps=300,
+    eval_steps=(0, 5, 10, 20, 30, 50, 100, 150, 200, 300),
+    patch_size=40,
+    batch_size=16,
+    learning_rate=1e-3,
+    seed=0,
+    out_dir=os.path.join("benchmarks", "results"),
+    data_dir=None,
+    network=None,
+    verbose=0,
+):
+    """Scratch vs pretrained on an unseen denoising task, same steps and seeds.
+
+    Args:
+        pretrained_name: the pretrained model (its architecture is copied for
+            the scratch run, with fresh random weights).
+        task: a key of `TRANSFER_TASKS`.
+        train_images: how many Train400 images to train on (the first N).
+        validation_images: how many Set12 images (256x256 ones) to measure on.
+        steps: optimizer steps for each run.
+        eval_steps: the steps at which validation PSNR is measured.
+        patch_size, batch_size, learning_rate, seed: training settings, the
+            same for both runs.
+        out_dir: where the CSV and PNG go (None: write nothing).
+        data_dir: where sets and weights are looked for first.
+        network: use this Keras network as "pretrained" instead of loading
+            `pretrained_name` (tests use a tiny one).
+        verbose: Keras fit verbosity.
+
+    Returns:
+        A dict with "steps", "scratch" and "pretrained" ({step: PSNR}),
+        "target" (the scratch run's final PSNR), "steps_to_target" for both
+        runs, "ratio" (pretrained steps / scratch steps) and the paths written.
+    """
+    from tfimage.models.restorer import Restorer
+
+    if task not in TRANSFER_TASKS:
+        raise ValueError(f"Unknown task. Expected one of {sorted(TRANSFER_TASKS)}. Received: task={task!r}")
+    degradation = TRANSFER_TASKS[task]["degradation"]()
+    eval_steps = sorted({int(step) for step in eval_steps if 0 <= step <= steps} | {steps})
+    source = network if network is not None else pretrained.load(pretrained_name, data_dir=data_dir)
+    channels = source.inputs[0].shape[-1]
+    if len(source.inputs) != 1:
+        raise ValueError(
+            f"transfer_denoise needs a single-input network (DnCNN style). Received: "
+            f"pretrained_name={pretrained_name!r}"
+        )
+    train = pipelines.load_images(
+        pipelines.resolve_source("train400", data_dir)[:train_images], channels=channels
+    )
+    validation = pipelines.load_images(
+        pipelines.resolve_source("set12", data_dir)[:validation_images], channels=channels
+    )
+    val_noisy = [degradation(image, (seed + 1, index)) for index, image in enumerate(validation)]
+    curves = {}
+    for run in ("scratch", "pretrained"):
+        keras.utils.set_random_seed(seed)
+        model = keras.models.clone_model(source)  # fresh random weights, same architecture
+        if run == "pretrained":
+            model.set_weights(source.get_weights())
+        dataset = pipelines.restoration_dataset(
+            train, degradation, patch_size=patch_size, batch_size=batch_size, channels=channels, seed=seed
+        )
+        restorer = Restorer(network=model, loss="l2")
+        restorer.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        curve = _ValidationCurve(val_noisy, validation, eval_steps)
+        restorer.fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[curve], verbose=verbose, shuffle=False)
+        curves[run] = curve.curve
+    target = curves["scratch"][steps]
+    reach = {run: steps_to_reach(curves[run], target) for run in curves}
+    result = {
+        "pretrained_name": pretrained_name if network is None else network.name,
+        "task": task,
+        "steps": eval_steps,
+        "scratch": curves["scratch"],
+        "pretrained": curves["pretrained"],
+        "target": target,
+        "steps_to_target": reach,
+        "ratio": (reach["pretrained"] / reach["scratch"]) if reach["pretrained"] is not None and reach["scratch"] else None,
+    }
+    if out_dir:
+        result.update(_write_outputs(result, out_dir))
+    return result
+
+
+def _write_outputs(result, out_dir):
+    from tfimage import plots
+
+    os.makedirs(out_dir, exist_ok=True)
+    stem = os.path.join(out_dir, f"transfer_denoise_{result['task']}")
+    temp = stem + ".csv.tmp"
+    with open(temp, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["step", "scratch_psnr", "pretrained_psnr"])
+        for step in result["steps"]:
+            writer.writerow([step, f"{result['scratch'][step]:.4f}", f"{result['pretrained'][step]:.4f}"])
+    os.replace(temp, stem + ".csv")
+    plots.save_curves(
+        result["steps"],
+        {
+            "from scratch": [result["scratch"][s] for s in result["steps"]],
+            f"from {result['pretrained_name']}": [result["pretrained"][s] for s in result["steps"]],
+        },
+        stem + ".png",
+        xlabel="training step",
+        ylabel="validation PSNR (dB)",
+        title=f"{TRANSFER_TASKS[result['task']]['description']}",
+    )
+    return {"csv": stem + ".csv", "png": stem + ".png"}
