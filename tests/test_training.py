@@ -146,3 +146,55 @@ def test_widen_to_color_keeps_gray_behaviour():
             np.testing.assert_allclose(output[..., channel], expected[..., 0], atol=1e-5)
     with pytest.raises(ValueError, match="gray FFDNet"):
         training.widen_to_color(color)
+
+
+MIRRORED_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    from tfimage import training
+    from tfimage.models.restorer import Restorer
+    from tfimage.networks.dncnn import build_dncnn
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    out = {"replicas": strategy.num_replicas_in_sync}
+    history = training.train_denoiser(sys.argv[1], sys.argv[2], sigma=25, steps=4, steps_per_epoch=2,
+                                      strategy=strategy, arch="dncnn", depth=3, filters=4, patch_size=16,
+                                      batch_size=4, validation_images=2, tensorboard=False, verbose=0)
+    out["val_psnr"] = history.history["val_psnr"]
+    # Loss scaling: one SGD step on a global batch of 8 gives the same weights on
+    # 2 replicas (4 patches each) as on one device.
+    rng = np.random.default_rng(0)
+    clean = rng.random((8, 16, 16, 1)).astype("float32")
+    noisy = clean + 0.1 * rng.standard_normal(clean.shape).astype("float32")
+    weights = build_dncnn(depth=3, filters=4).get_weights()
+    results = []
+    for scope in (strategy.scope(), tf.distribute.get_strategy().scope()):
+        with scope:
+            network = build_dncnn(depth=3, filters=4)
+            network.set_weights(weights)
+            model = Restorer(network=network)
+            model.compile(optimizer=keras.optimizers.SGD(0.1))
+        model.fit(tf.data.Dataset.from_tensor_slices((noisy, clean)).batch(8), epochs=1, verbose=0)
+        results.append(network.get_weights())
+    out["max_difference"] = max(float(np.max(np.abs(a - b))) for a, b in zip(*results))
+    out["moved"] = max(float(np.max(np.abs(a - b))) for a, b in zip(results[1], weights))
+    print("RESULT " + json.dumps(out))
+""")
+
+
+def test_training_under_a_mirrored_strategy(image_folder, tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(image_folder), str(tmp_path / "run")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")][-1]
+    out = json.loads(line[len("RESULT "):])
+    assert out["replicas"] == 2
+    assert len(out["val_psnr"]) == 2 and all(np.isfinite(out["val_psnr"]))
+    assert out["moved"] > 1e-4  # the step did something
+    assert out["max_difference"] < 1e-5  # and the same thing on 2 replicas as on 1
