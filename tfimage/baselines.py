@@ -158,3 +158,8 @@ BASELINES = {
     },
     "nlm": {"factory": NLM, "description": NLM.description},
 }
+
+# Inpainting (telea, ns) and super-resolution (bicubic) baselines live with their tasks.
+from tfimage.restoration_tasks import TASK_BASELINES  # noqa: E402  (imports NumPy only)
+
+BASELINES.update(TASK_BASELINES)

@@ -365,8 +365,11 @@ def _load_keras_file(path):
     import keras
 
     # Register the custom layers and models before deserialising.
+    import tfimage.backbones  # noqa: F401
     import tfimage.models.restorer  # noqa: F401
+    import tfimage.networks.espcn  # noqa: F401
     import tfimage.networks.ffdnet  # noqa: F401
+    import tfimage.networks.unet  # noqa: F401
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Model file not found. Received: path={path}")

@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "tfimage.cli.datasets",
     "tfimage.cli.models",
     "tfimage.cli.denoise",
+    "tfimage.cli.inpaint",
+    "tfimage.cli.upscale",
     "tfimage.cli.evaluate",
     "tfimage.cli.benchmark",
     "tfimage.cli.train",

@@ -146,8 +146,10 @@ class Restorer(keras.Model):
                 f"(noise_level_input=True). Received: x={x!r}"
             )
         image, noise_level = x
-        noise_level = tf.reshape(tf.cast(noise_level, image.dtype), (-1, 1))
-        return [image, noise_level]
+        noise_level = tf.cast(noise_level, image.dtype)
+        if noise_level.shape.rank is None or noise_level.shape.rank <= 2:  # one level per image
+            noise_level = tf.reshape(noise_level, (-1, 1))
+        return [image, noise_level]  # else a per-pixel input (e.g. an inpainting mask), as it is
 
     def call(self, inputs, training=None):
         """Runs the network: `inputs` is the image or `[image, noise_level]`."""

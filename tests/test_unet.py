@@ -1,0 +1,109 @@
+"""Tests of the U-Net builders (plain and backbone encoders) and the encoder-transfer experiment."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from tfimage import restoration_tasks  # noqa: E402
+from tfimage.networks.unet import build_unet, build_unet_sr, required_multiple, total_stride  # noqa: E402
+
+
+def _random(shape, seed=0):
+    return np.random.default_rng(seed).random(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_plain_unet_keeps_odd_sizes(channels):
+    model = build_unet(channels, filters=(4, 8, 8, 16))
+    assert required_multiple(model) == total_stride(None, (4, 8, 8, 16)) == 8
+    for shape in ((33, 47), (8, 8), (64, 40)):
+        output = np.asarray(model(_random((2, *shape, channels))))
+        assert output.shape == (2, *shape, channels)
+        assert np.all(np.isfinite(output))
+
+
+@pytest.mark.parametrize("encoder", ["mobilenetv3small", "vgg16"])
+def test_backbone_unet_keeps_odd_sizes_with_a_mask_input(encoder):
+    model = build_unet(3, encoder=encoder, filters=(4, 8, 8), extra_inputs=1)
+    assert required_multiple(model) == 8
+    image, mask = _random((1, 33, 47, 3)), np.ones((1, 33, 47, 1), np.float32)
+    output = np.asarray(model([image, mask]))
+    assert output.shape == (1, 33, 47, 3)
+    gray = build_unet(1, encoder=encoder, filters=(4,), output_channels=2)
+    assert np.asarray(gray(_random((1, 33, 47, 1)))).shape == (1, 33, 47, 2)
+
+
+def test_frozen_backbone_and_saved_model_round_trip(tmp_path):
+    model = build_unet(1, encoder="mobilenetv3small", filters=(4, 8), extra_inputs=1, encoder_trainable=False)
+    backbone_weights = model.get_layer("mobilenetv3small_extractor").weights
+    trainable = {id(weight) for weight in model.trainable_weights}
+    assert backbone_weights and not any(id(weight) in trainable for weight in backbone_weights)
+    path = str(tmp_path / "unet.keras")
+    model.save(path)
+    loaded = restoration_tasks.load_model(path)
+    inputs = [_random((1, 21, 19, 1)), (_random((1, 21, 19, 1), seed=1) > 0.5).astype(np.float32)]
+    np.testing.assert_allclose(np.asarray(loaded(inputs)), np.asarray(model(inputs)), atol=1e-6)
+
+
+def test_residual_unet_returns_its_input_when_the_output_layer_is_zero():
+    model = build_unet(3, filters=(4, 8), residual=True)
+    layer = model.get_layer("output_conv")
+    layer.set_weights([np.zeros_like(weight) for weight in layer.get_weights()])
+    image = _random((1, 13, 11, 3))
+    np.testing.assert_allclose(np.asarray(model(image)), image, atol=1e-7)
+
+
+def test_sr_unet_upscales_any_size():
+    model = build_unet_sr(3, channels=1, filters=(4, 8))
+    assert np.asarray(model(_random((1, 9, 14, 1)))).shape == (1, 27, 42, 1)
+    assert restoration_tasks.model_scale(model) == 3
+
+
+def test_bad_unet_arguments_name_themselves():
+    with pytest.raises(ValueError, match="channels=2"):
+        build_unet(2)
+    with pytest.raises(ValueError, match="name='resnet18'"):
+        build_unet(3, encoder="resnet18")
+    with pytest.raises(ValueError, match="filters="):
+        build_unet(3, encoder="vgg16", filters=(4, 4, 4, 4, 4, 4))
+    with pytest.raises(ValueError, match="filters="):
+        build_unet(3, filters=(8,))
+    with pytest.raises(ValueError, match="output_channels="):
+        build_unet(3, output_channels=1, residual=True)
+
+
+def test_compare_encoder_init_runs_both_inits_for_equal_steps():
+    from tfimage.networks.classifier import build_classifier
+
+    keras.utils.set_random_seed(1)
+    pretrained = build_classifier(image_shape=(28, 28, 1), filters=8, feature_dim=8)
+    rng = np.random.default_rng(0)
+    base = np.linspace(0, 1, 48 * 48, dtype=np.float32).reshape(48, 48, 1)
+    images = [np.clip(base + 0.05 * rng.random((48, 48, 1), dtype=np.float32), 0, 1) for _ in range(3)]
+    result = restoration_tasks.compare_encoder_init(
+        images, pretrained, task="inpaint", steps=2, eval_every=1, filters=(8, 16), patch_size=32,
+        batch_size=2, validation_images=1, validation_size=32,
+    )
+    assert result["steps"] == [0, 1, 2]
+    assert result["copied_layers"] == 4  # 1+1 -> 8, 8 -> 8, 8 -> 16, 16 -> 16
+    for run in ("pretrained", "scratch"):
+        assert len(result[run]) == 3 and np.all(np.isfinite(result[run]))
+    assert result["pretrained"][0] != result["scratch"][0]  # only the encoder's start differs
+    with pytest.raises(ValueError, match="steps="):
+        restoration_tasks.compare_encoder_init(images, pretrained, steps=3, eval_every=2)
+
+
+def test_init_encoder_from_copies_matching_convolutions():
+    from tfimage.networks.classifier import build_classifier
+
+    source = build_classifier(image_shape=(28, 28, 1), filters=8, feature_dim=8)
+    network = build_unet(1, filters=(8, 16, 32), extra_inputs=1)
+    assert restoration_tasks.init_encoder_from(network, source) == 4
+    kernel = network.get_layer("enc1_conv1").get_weights()[0]
+    np.testing.assert_array_equal(kernel[:, :, :1], source.get_layer("block1_conv1").get_weights()[0])
+    np.testing.assert_array_equal(
+        network.get_layer("enc2_conv2").get_weights()[0], source.get_layer("block2_conv2").get_weights()[0]
+    )
+    with pytest.raises(ValueError, match="source="):
+        restoration_tasks.init_encoder_from(build_unet(1, filters=(4, 8)), source)
