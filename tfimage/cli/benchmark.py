@@ -39,7 +39,33 @@ def register(groups):
     parser.add_argument("--only", nargs="+", help="run only these model names")
     parser.add_argument("--force", action="store_true", help="measure cells already in the JSON again")
     parser.add_argument("--data-dir", help="where sets and weights are looked for first")
+    parser.add_argument(
+        "--readme", default="README.md",
+        help="also copy the tables into this file between its denoise-table markers ('' to skip)",
+    )
     parser.set_defaults(func=run)
+
+
+README_BEGIN = "<!-- denoise-table:begin (written by tfimage benchmark denoise) -->"
+README_END = "<!-- denoise-table:end -->"
+
+
+def update_readme(path, tables):
+    """Replaces the text between the denoise-table markers of `path`; False when it has none."""
+    if not path or not os.path.isfile(path):
+        return False
+    with open(path) as stream:
+        text = stream.read()
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    body = "\n".join(line for line in tables.splitlines() if not line.startswith("# "))
+    temp = path + ".tmp"
+    with open(temp, "w") as stream:
+        stream.write(head + README_BEGIN + "\n" + body.strip() + "\n" + README_END + tail)
+    os.replace(temp, path)
+    return True
 
 
 def model_runs_at(name, sigma):
@@ -165,3 +191,5 @@ def run(args):
         stream.write(text)
     os.replace(temp, args.out)
     print(f"wrote {args.out}")
+    if update_readme(args.readme, text.replace("## ", "#### ")):
+        print(f"updated the table in {args.readme}")
