@@ -120,8 +120,10 @@ def test_init_from_pretrained_weights_and_freeze(image_folder, tmp_path):
     path = str(tmp_path / "source.keras")
     source.save(path)
     out = str(tmp_path / "run")
-    training.train_denoiser(str(image_folder), out, sigma=25, steps=2, steps_per_epoch=2, init=path, freeze_layers=1,
-                            learning_rate=0.1, **TINY)
+    history = training.train_denoiser(  # arch comes from the init model, whatever arch says
+        str(image_folder), out, sigma=25, steps=2, steps_per_epoch=5, init=path, freeze_layers=1,
+        learning_rate=0.1, **dict(TINY, arch="ffdnet"))
+    assert len(history.history["loss"]) == 1  # steps_per_epoch is capped at steps
     tuned = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
     source_convs, tuned_convs = training.conv_layers(source), training.conv_layers(tuned)
     np.testing.assert_array_equal(source_convs[0].get_weights()[0], tuned_convs[0].get_weights()[0])  # frozen

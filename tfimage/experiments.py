@@ -76,8 +76,10 @@ def transfer_denoise(
     eval_steps=(0, 5, 10, 20, 30, 50, 100, 150, 200, 300),
     patch_size=40,
     batch_size=16,
-    learning_rate=1e-3,
+    learning_rate=3e-4,
     seed=0,
+    train_data="train400",
+    validation_data="set12",
     out_dir=os.path.join("benchmarks", "results"),
     data_dir=None,
     network=None,
@@ -89,12 +91,15 @@ def transfer_denoise(
         pretrained_name: the pretrained model (its architecture is copied for
             the scratch run, with fresh random weights).
         task: a key of `TRANSFER_TASKS`.
-        train_images: how many Train400 images to train on (the first N).
-        validation_images: how many Set12 images (256x256 ones) to measure on.
+        train_images: how many images of `train_data` to train on (the first N).
+        validation_images: how many images of `validation_data` to measure on
+            (the first N).
         steps: optimizer steps for each run.
         eval_steps: the steps at which validation PSNR is measured.
         patch_size, batch_size, learning_rate, seed: training settings, the
-            same for both runs.
+            same for both runs (Adam with gradient clipping; 3e-4 keeps the
+            first fine-tuning steps from wiping out the pretrained features).
+        train_data, validation_data: catalogue names, folders or path lists.
         out_dir: where the CSV and PNG go (None: write nothing).
         data_dir: where sets and weights are looked for first.
         network: use this Keras network as "pretrained" instead of loading
@@ -120,10 +125,10 @@ def transfer_denoise(
             f"pretrained_name={pretrained_name!r}"
         )
     train = pipelines.load_images(
-        pipelines.resolve_source("train400", data_dir)[:train_images], channels=channels
+        pipelines.resolve_source(train_data, data_dir)[:train_images], channels=channels
     )
     validation = pipelines.load_images(
-        pipelines.resolve_source("set12", data_dir)[:validation_images], channels=channels
+        pipelines.resolve_source(validation_data, data_dir)[:validation_images], channels=channels
     )
     val_noisy = [degradation(image, (seed + 1, index)) for index, image in enumerate(validation)]
     curves = {}
@@ -136,7 +141,7 @@ def transfer_denoise(
             train, degradation, patch_size=patch_size, batch_size=batch_size, channels=channels, seed=seed
         )
         restorer = Restorer(network=model, loss="l2")
-        restorer.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        restorer.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0))
         curve = _ValidationCurve(val_noisy, validation, eval_steps)
         restorer.fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[curve], verbose=verbose, shuffle=False)
         curves[run] = curve.curve

@@ -275,7 +275,7 @@ def train_denoiser(
     loss="l2",
     freeze_layers=0,
     validation_images=8,
-    validation_sigma=25,
+    validation_sigma=None,
     backup_every=50,
     seed=0,
     overwrite=False,
@@ -294,9 +294,10 @@ def train_denoiser(
         out_dir: run folder: model.keras (best by validation PSNR),
             backup/ (resume state), log.csv, tensorboard/, train_config.json.
         arch: "dncnn" or "ffdnet".
-        init: "scratch", or a model name of `tfimage.pretrained` or a
-            `.keras` path: its architecture and weights are the starting
-            point (arch, depth, filters and residual are then ignored).
+        init: "scratch", or a model name of `tfimage.pretrained`, a `.keras`
+            path or a Keras network: its architecture, channels and weights
+            are the starting point (arch, channels, depth, filters and
+            residual are then ignored).
         sigma: fixed training noise level (0-255), or None with sigma_range.
         sigma_range: (low, high) noise levels (0-255) for blind training.
         channels: 1 or 3.
@@ -304,14 +305,16 @@ def train_denoiser(
         residual: FFDNet only: predict the noise and subtract it (faster
             training from scratch); official FFDNet weights are not residual.
         patch_size, batch_size: training patches.
-        steps: total optimizer steps; steps_per_epoch: steps between
-            validations and checkpoints.
+        steps: total optimizer steps, rounded down to a multiple of
+            steps_per_epoch (the steps between validations and checkpoints,
+            at most `steps`).
         learning_rate: Adam's initial learning rate; it decays along a cosine
             to `final_learning_rate` (default learning_rate / 100).
         loss: "l2", "l1" or "charbonnier".
         freeze_layers: freeze the first K convolutions (fine-tuning).
         validation_images: images held out for validation PSNR.
-        validation_sigma: noise level for validation.
+        validation_sigma: noise level (0-255) for validation; default: `sigma`, or 25
+            (clipped into `sigma_range`) for blind training.
         backup_every: steps between resume backups.
         seed: seeds the weights, crops, flips and noise.
         overwrite: replace a different run in out_dir.
@@ -322,23 +325,41 @@ def train_denoiser(
         verbose: Keras fit verbosity.
 
     Returns:
-        The Keras History of this call (a resumed run logs only its own epochs).
+        The Keras History of this call (a resumed run logs only its own
+        epochs); the best model is `out_dir/model.keras`.
     """
     from tfimage import inference, pretrained
     from tfimage.models.restorer import Restorer
 
     if steps < 1 or steps_per_epoch < 1:
-        raise ValueError(f"steps and steps_per_epoch must be positive. Received: steps={steps}")
-    noise_level_input = arch == "ffdnet"
+        raise ValueError(
+            f"steps and steps_per_epoch must be positive. Received: steps={steps}, "
+            f"steps_per_epoch={steps_per_epoch}"
+        )
+    steps_per_epoch = min(steps_per_epoch, steps)
+    epochs = steps // steps_per_epoch
+    total_steps = epochs * steps_per_epoch
+    source = None
+    if isinstance(init, keras.Model) or init != "scratch":
+        source = init if isinstance(init, keras.Model) else pretrained.load(init, data_dir=data_dir)
+        if not isinstance(source, keras.Model):
+            raise ValueError(f"init must name a Keras network, not a baseline. Received: init={init!r}")
+        channels, noise_level_input = inference.model_signature(source)
+    else:
+        noise_level_input = arch == "ffdnet"
+    if validation_sigma is None:
+        validation_sigma = sigma if sigma is not None else min(max(25, sigma_range[0]), sigma_range[1])
     config = {
         "data": data if isinstance(data, str) else "custom",
-        "arch": arch, "init": str(init), "sigma": sigma,
+        "arch": arch if source is None else None,
+        "init": init.name if isinstance(init, keras.Model) else str(init), "sigma": sigma,
         "sigma_range": list(sigma_range) if sigma_range is not None else None,
         "channels": channels, "depth": depth, "filters": filters, "residual": residual,
         "patch_size": patch_size,
-        "batch_size": batch_size, "steps": steps, "steps_per_epoch": steps_per_epoch,
+        "batch_size": batch_size, "steps": total_steps, "steps_per_epoch": steps_per_epoch,
         "learning_rate": learning_rate, "final_learning_rate": final_learning_rate, "loss": loss,
-        "freeze_layers": freeze_layers, "validation_images": validation_images, "seed": seed,
+        "freeze_layers": freeze_layers, "validation_images": validation_images,
+        "validation_sigma": validation_sigma, "seed": seed,
     }
     degradation = noise_training_degradation(sigma, sigma_range, noise_level_input)
     paths = pipelines.resolve_source(data, data_dir)
@@ -350,7 +371,8 @@ def train_denoiser(
     train_paths, val_paths = paths[: len(paths) - validation_images], paths[len(paths) - validation_images :]
     train_images = pipelines.load_images(train_paths, channels=channels, min_size=patch_size)
     val_images = pipelines.load_images(val_paths, channels=channels)
-    resume = check_out_dir(out_dir, config, overwrite)
+    if check_out_dir(out_dir, config, overwrite) and verbose:
+        print(f"Resuming the run in {out_dir} from its last backup.")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, CONFIG_FILE), "w") as stream:
         json.dump(config, stream, indent=1)
@@ -361,25 +383,15 @@ def train_denoiser(
     )
     scope = strategy.scope() if strategy is not None else _null_scope()
     with scope:
-        if init == "scratch":
+        if source is None:
             network = build_network(arch, channels, depth, filters, residual)
         else:  # the pretrained network's own architecture, with its weights
-            source = pretrained.load(init, data_dir=data_dir)
-            if not isinstance(source, keras.Model):
-                raise ValueError(f"init must name a Keras network, not a baseline. Received: init={init!r}")
             network = keras.models.clone_model(source)
             network.set_weights(source.get_weights())
-            source_channels, source_level_input = inference.model_signature(network)
-            if source_channels != channels or source_level_input != noise_level_input:
-                raise ValueError(
-                    f"init={init!r} takes {source_channels} channels"
-                    f"{' and a noise level' if source_level_input else ''}; this run needs {channels} "
-                    f"channels with arch={arch!r}. Received: init={init!r}"
-                )
         if freeze_layers:
             freeze_first(network, freeze_layers)
         schedule = keras.optimizers.schedules.CosineDecay(
-            learning_rate, decay_steps=steps,
+            learning_rate, decay_steps=total_steps,
             alpha=(final_learning_rate or learning_rate / 100) / learning_rate,
         )
         restorer = Restorer(network=network, loss=loss, noise_level_input=noise_level_input)
@@ -405,7 +417,6 @@ def train_denoiser(
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False))
     callbacks += extra_callbacks
-    epochs = max(1, steps // steps_per_epoch)
     return restorer.fit(
         dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
         shuffle=False,

@@ -11,12 +11,12 @@ def register(groups):
         ),
     )
     parser.add_argument("--data", required=True, help="catalogue set (train400) or image folder")
-    parser.add_argument("--arch", choices=("dncnn", "ffdnet"), default="ffdnet")
+    parser.add_argument("--arch", choices=("dncnn", "ffdnet"), default="ffdnet", help="(taken from --init when given)")
     parser.add_argument("--init", default="scratch", help="scratch, a model name, or a .keras path")
     noise = parser.add_mutually_exclusive_group(required=True)
     noise.add_argument("--sigma", type=float, help="fixed noise level (0-255)")
     noise.add_argument("--sigma-range", type=float, nargs=2, metavar=("LOW", "HIGH"), help="blind range (0-255)")
-    parser.add_argument("--channels", type=int, choices=(1, 3), default=1)
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=1, help="(taken from --init when given)")
     parser.add_argument("--depth", type=int)
     parser.add_argument("--filters", type=int)
     parser.add_argument("--no-residual", dest="residual", action="store_false", help="plain FFDNet output")
@@ -28,6 +28,7 @@ def register(groups):
     parser.add_argument("--loss", choices=("l2", "l1", "charbonnier"), default="l2")
     parser.add_argument("--freeze", type=int, default=0, help="freeze the first K convolutions")
     parser.add_argument("--validation-images", type=int, default=8, help="held-out images")
+    parser.add_argument("--validation-sigma", type=float, help="default: --sigma, or 25 when blind")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strategy", choices=("none", "mirrored"), default="none")
     parser.add_argument("--out", required=True, help="run folder")
@@ -49,7 +50,8 @@ def run(args):
         sigma_range=args.sigma_range, channels=args.channels, depth=args.depth, filters=args.filters,
         residual=args.residual, patch_size=args.patch, batch_size=args.batch, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.lr, loss=args.loss,
-        freeze_layers=args.freeze, validation_images=args.validation_images, seed=args.seed,
+        freeze_layers=args.freeze, validation_images=args.validation_images,
+        validation_sigma=args.validation_sigma, seed=args.seed,
         overwrite=args.overwrite, strategy=strategy, data_dir=args.data_dir,
     )
     best = max(history.history.get("val_psnr", [float("nan")]))
