@@ -88,13 +88,27 @@ def evaluate_denoiser(
         records.append(record)
         if progress:
             progress(index, len(paths), record)
-    return {
-        "model": name,
-        "dataset": dataset if isinstance(dataset, str) else "custom",
-        "sigma": sigma,
-        "images": len(records),
-        "psnr": float(np.mean([r["psnr"] for r in records])),
-        "ssim": float(np.mean([r["ssim"] for r in records])),
-        "seconds_per_image": float(np.mean([r["seconds"] for r in records])),
-        "per_image": records,
-    }
+    return summarize(records, model=name, dataset=dataset, sigma=sigma)
+
+
+def summarize(records, model, dataset, means=(), **fields):
+    """The result dict every harness returns: identity fields, then mean metrics.
+
+    Args:
+        records: per-image dicts with at least "psnr", "ssim" and "seconds".
+        model: the model's name.
+        dataset: the catalogue name, or anything else (reported as "custom").
+        means: extra per-image keys to average (e.g. "psnr_hole").
+        **fields: task fields such as sigma, scale or hole_ratio.
+
+    Returns:
+        A dict with "model", "dataset", the fields, "images", "psnr",
+        "ssim", "seconds_per_image", the extra means and "per_image".
+    """
+    summary = {"model": model, "dataset": dataset if isinstance(dataset, str) else "custom", **fields}
+    summary["images"] = len(records)
+    for key in ("psnr", "ssim", *means):
+        summary[key] = float(np.mean([record[key] for record in records]))
+    summary["seconds_per_image"] = float(np.mean([record["seconds"] for record in records]))
+    summary["per_image"] = records
+    return summary

@@ -549,19 +549,12 @@ def evaluate_inpainting(
         records.append(record)
         if progress:
             progress(index, len(paths), record)
-    return {
-        "model": name,
-        "dataset": dataset if isinstance(dataset, str) else "custom",
-        "hole_ratio": float(hole_ratio),
-        "kind": kind,
-        "images": len(records),
-        "psnr": float(np.mean([r["psnr"] for r in records])),
-        "ssim": float(np.mean([r["ssim"] for r in records])),
-        "seconds_per_image": float(np.mean([r["seconds"] for r in records])),
-        "psnr_hole": float(np.mean([r["psnr_hole"] for r in records])),
-        "psnr_input": float(np.mean([r["psnr_input"] for r in records])),
-        "per_image": records,
-    }
+    from tfimage.evaluation import summarize
+
+    return summarize(
+        records, model=name, dataset=dataset, means=("psnr_hole", "psnr_input"),
+        hole_ratio=float(hole_ratio), kind=kind,
+    )
 
 
 def sr_pair(image, scale):
@@ -629,16 +622,9 @@ def evaluate_sr(model, dataset, scale, limit=None, data_dir=None, progress=None)
         records.append(record)
         if progress:
             progress(index, len(paths), record)
-    return {
-        "model": name,
-        "dataset": dataset if isinstance(dataset, str) else "custom",
-        "scale": scale,
-        "images": len(records),
-        "psnr": float(np.mean([r["psnr"] for r in records])),
-        "ssim": float(np.mean([r["ssim"] for r in records])),
-        "seconds_per_image": float(np.mean([r["seconds"] for r in records])),
-        "per_image": records,
-    }
+    from tfimage.evaluation import summarize
+
+    return summarize(records, model=name, dataset=dataset, scale=scale)
 
 
 # ----------------------------------------------------------------------------- transfer
