@@ -12,6 +12,7 @@ keras = pytest.importorskip("keras")
 
 from tfimage import degradations, io, restoration_tasks  # noqa: E402
 from tfimage.networks.unet import build_unet  # noqa: E402
+from tfimage.models.restorer import Restorer  # noqa: E402
 
 
 def _cli(argv, monkeypatch):
@@ -94,7 +95,7 @@ def test_unet_inpaints_after_a_training_step_and_keeps_known_pixels():
     assert abs(float(np.mean(mask)) - 0.25) <= 0.0125
     np.testing.assert_allclose(np.asarray(masked), np.asarray(clean) * (1 - np.asarray(mask)))
     network = build_unet(1, filters=(4, 8), extra_inputs=1)
-    restorer = restoration_tasks.InpaintingRestorer(network)
+    restorer = Restorer(network, noise_level_input=True)  # the mask passes through
     restorer.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = restorer.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
     assert np.isfinite(history.history["loss"][0])

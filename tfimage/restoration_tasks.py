@@ -31,7 +31,6 @@ This module imports NumPy only at the top (TensorFlow loads when a function
 needs it), so `tfimage.baselines` can register the baselines cheaply.
 """
 
-import functools
 import math
 import os
 import time
@@ -240,53 +239,6 @@ TASK_BASELINES = {
 # ----------------------------------------------------------------------------- models
 
 
-@functools.cache
-def _inpainting_restorer_class():
-    import keras
-    import tensorflow as tf
-
-    from tfimage.models.restorer import Restorer
-
-    @keras.saving.register_keras_serializable(package="tfimage")
-    class InpaintingRestorer(Restorer):
-        """A `Restorer` for networks that take `[masked_image, mask]`.
-
-        Batches are `((masked, mask), clean)` (what `restoration_dataset`
-        yields with `inpainting_degradation`); the mask (batch, H, W, 1) is
-        passed to the network as it is (`Restorer` reshapes its second input
-        to a (batch, 1) noise level).
-
-        Args:
-            network: a Keras model taking `[image, mask]`.
-            loss: the pixel loss, "l2", "l1" or "charbonnier".
-            name: the model name.
-            **kwargs: passed to `Restorer`.
-        """
-
-        def __init__(self, network, loss="l2", name="inpainting_restorer", **kwargs):
-            kwargs.pop("noise_level_input", None)
-            super().__init__(network, loss=loss, noise_level_input=True, name=name, **kwargs)
-
-        def _network_inputs(self, x):
-            if not isinstance(x, (tuple, list)) or len(x) != 2:
-                raise ValueError(f"An InpaintingRestorer takes (masked_image, mask) inputs. Received: x={x!r}")
-            image, mask = x
-            return [image, tf.cast(mask, image.dtype)]
-
-        def get_config(self):
-            config = super().get_config()
-            config.pop("noise_level_input", None)
-            return config
-
-    return InpaintingRestorer
-
-
-def __getattr__(name):
-    if name == "InpaintingRestorer":
-        return _inpainting_restorer_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def register_custom_objects():
     """Imports every custom layer and model of the U-Net/ESPCN/backbone models (before loading)."""
     import tfimage.backbones  # noqa: F401
@@ -294,8 +246,6 @@ def register_custom_objects():
     import tfimage.networks.espcn  # noqa: F401
     import tfimage.networks.ffdnet  # noqa: F401
     import tfimage.networks.unet  # noqa: F401
-
-    _inpainting_restorer_class()
 
 
 def load_model(model, data_dir=None):
@@ -350,7 +300,7 @@ def inpaint_image(model, image, mask, composite=True):
 
     Args:
         model: a Keras model taking `[masked_image, mask]` (e.g.
-            `build_unet(extra_inputs=1)`), an `InpaintingRestorer`, or a
+            `build_unet(extra_inputs=1)`), a `Restorer` around one, or a
             baseline (`Telea`, `NavierStokes`).
         image: float (H, W, C) in [0, 1]; hole pixels are ignored (zeroed).
         mask: (H, W) or (H, W, 1), 1 = hole.
@@ -828,10 +778,8 @@ def compare_encoder_init(
                 result["copied_layers"] = init_encoder_from(network, pretrained)
         else:
             network = build(pretrained if run == "pretrained" else None)
-        if task == "inpaint":
-            restorer = _inpainting_restorer_class()(network)
-        else:
-            restorer = Restorer(network)
+        # An inpainting network's second input, the mask, passes through as it is.
+        restorer = Restorer(network, noise_level_input=task == "inpaint")
         restorer.compile(optimizer=keras.optimizers.Adam(learning_rate))
         dataset = pipelines.restoration_dataset(
             train_images, degradation, patch_size=patch_size, batch_size=batch_size, channels=channels, seed=seed

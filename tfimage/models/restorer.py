@@ -82,7 +82,9 @@ class Restorer(keras.Model):
 
     Batches are `(degraded, clean)`, or `((degraded, noise_level), clean)`
     when the network takes a noise level (`noise_level_input=True`; the noise
-    level is sigma in [0, 1] units, shape (batch,) or (batch, 1)). An
+    level is sigma in [0, 1] units, shape (batch,) or (batch, 1)); a
+    per-pixel second input, such as an inpainting mask (batch, H, W, 1),
+    goes to the network as it is. An
     optional third element, per-example sample weights, is accepted.
     Images are float32 in [0, 1], channels last. `fit` and `evaluate` report
     "loss", "psnr" (dB, on outputs clipped to [0, 1]) and "ssim".
