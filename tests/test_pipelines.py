@@ -94,3 +94,21 @@ def test_tfds_image_folder_offline(tmp_path):
     examples = list(dataset.as_numpy_iterator())
     assert len(examples) == 4
     assert abs(examples[0][0].mean() - 0.5) < 0.01 and examples[0][0].dtype == np.float32
+
+
+def test_load_source_reads_every_kind_of_source(tmp_path):
+    names, images = pipelines.load_source("bundled-color", channels=3)
+    assert len(images) >= 4 and names[0] == "skimage:astronaut"
+    assert all(image.shape[2] == 3 and image.dtype == np.float32 and image.max() <= 1 for image in images)
+    arrays = [np.zeros((20, 20, 3), np.float32)]
+    with pytest.warns(UserWarning, match="gray"):
+        _, gray = pipelines.load_source(arrays, channels=1)
+    assert gray[0].shape == (20, 20, 1)
+    with pytest.raises(ValueError, match="smaller than 32x32.*image 0"):
+        pipelines.load_source(arrays, min_size=32)
+    io.write_image(tmp_path / "a.png", np.zeros((9, 9, 1), np.float32))
+    io.write_image(tmp_path / "b.png", np.zeros((9, 9, 1), np.float32))
+    names, images = pipelines.load_source(str(tmp_path), limit=1)
+    assert len(images) == 1 and names[0].endswith("a.png")
+    with pytest.raises(ValueError, match="limit=0"):
+        pipelines.load_source(str(tmp_path), limit=0)

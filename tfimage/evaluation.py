@@ -42,8 +42,8 @@ def evaluate_denoiser(
     Args:
         model: a model name or `.keras` path (resolved by
             `tfimage.pretrained.load`, baselines included), or a loaded model.
-        dataset: a catalogue name ("set12", "bsd68", ...), a folder or a list
-            of paths.
+        dataset: a catalogue name ("set12", "bsd68", ...), a bundled set, a
+            folder or a list of paths (see `pipelines.load_source`).
         sigma: noise level in 0-255 units.
         limit: score only the first `limit` images.
         seed: base noise seed (image i uses (seed, i)).
@@ -62,12 +62,7 @@ def evaluate_denoiser(
     if isinstance(model, str):
         model = pretrained.load(model, data_dir=data_dir)
     channels, _ = inference.model_signature(model)
-    paths = pipelines.resolve_source(dataset, data_dir)
-    if limit is not None:
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1. Received: limit={limit}")
-        paths = paths[:limit]
-    images = pipelines.load_images(paths, channels=channels)
+    paths, images = pipelines.load_source(dataset, channels=channels, limit=limit, data_dir=data_dir)
     noise_stddev = degradations.sigma_to_stddev(sigma)
     degrade = noise_degradation(sigma)
     records = []

@@ -124,11 +124,9 @@ def transfer_denoise(
             f"transfer_denoise needs a single-input network (DnCNN style). Received: "
             f"pretrained_name={pretrained_name!r}"
         )
-    train = pipelines.load_images(
-        pipelines.resolve_source(train_data, data_dir)[:train_images], channels=channels
-    )
-    validation = pipelines.load_images(
-        pipelines.resolve_source(validation_data, data_dir)[:validation_images], channels=channels
+    _, train = pipelines.load_source(train_data, channels=channels, limit=train_images, data_dir=data_dir)
+    _, validation = pipelines.load_source(
+        validation_data, channels=channels, limit=validation_images, data_dir=data_dir
     )
     val_noisy = [degradation(image, (seed + 1, index)) for index, image in enumerate(validation)]
     curves = {}

@@ -438,12 +438,7 @@ def _load_set(model, dataset, limit, data_dir):
     from tfimage.datasets import pipelines
 
     channels, _ = inference.model_signature(_network(model)) if _is_keras_model(model) else (None, False)
-    paths = pipelines.resolve_source(dataset, data_dir)
-    if limit is not None:
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1. Received: limit={limit}")
-        paths = paths[:limit]
-    return paths, pipelines.load_images(paths, channels=channels)
+    return pipelines.load_source(dataset, channels=channels, limit=limit, data_dir=data_dir)
 
 
 def evaluate_inpainting(
@@ -709,7 +704,7 @@ def compare_encoder_init(
     if isinstance(data, (list, tuple)) and data and isinstance(data[0], np.ndarray):
         images = [np.asarray(image, np.float32) for image in data]
     else:
-        images = pipelines.load_images(pipelines.resolve_source(data, data_dir), channels=channels)
+        _, images = pipelines.load_source(data, channels=channels, data_dir=data_dir)
     if len(images) <= validation_images:
         raise ValueError(
             f"Need more than validation_images={validation_images} images. Received: {len(images)} images"

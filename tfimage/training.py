@@ -288,8 +288,8 @@ def train_denoiser(
     """Trains (or fine-tunes) a denoiser; resumable, with the best model in out_dir/model.keras.
 
     Args:
-        data: training images: a catalogue name ("train400"), a folder or a
-            list of paths. The last `validation_images` images are held out
+        data: training images: a catalogue name ("train400"), a bundled set
+            ("bundled-color"), a folder or a list of paths. The last `validation_images` images are held out
             for validation and never trained on.
         out_dir: run folder: model.keras (best by validation PSNR),
             backup/ (resume state), log.csv, tensorboard/, train_config.json.
@@ -362,15 +362,20 @@ def train_denoiser(
         "validation_sigma": validation_sigma, "seed": seed,
     }
     degradation = noise_training_degradation(sigma, sigma_range, noise_level_input)
-    paths = pipelines.resolve_source(data, data_dir)
-    if len(paths) <= validation_images:
+    names, images = pipelines.load_source(data, channels=channels, data_dir=data_dir)
+    if len(images) <= validation_images:
         raise ValueError(
             f"Need more than validation_images={validation_images} training images. "
-            f"Received: {len(paths)} images in data={data}"
+            f"Received: {len(images)} images in data={data}"
         )
-    train_paths, val_paths = paths[: len(paths) - validation_images], paths[len(paths) - validation_images :]
-    train_images = pipelines.load_images(train_paths, channels=channels, min_size=patch_size)
-    val_images = pipelines.load_images(val_paths, channels=channels)
+    split = len(images) - validation_images
+    train_images, val_images = images[:split], images[split:]
+    for name, image in zip(names[:split], train_images):
+        if min(image.shape[:2]) < patch_size:
+            raise ValueError(
+                f"The image is smaller than the patch ({patch_size}x{patch_size}). Received: {name} "
+                f"with shape {image.shape}"
+            )
     if check_out_dir(out_dir, config, overwrite) and verbose:
         print(f"Resuming the run in {out_dir} from its last backup.")
     os.makedirs(out_dir, exist_ok=True)

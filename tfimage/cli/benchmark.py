@@ -3,7 +3,8 @@
 Every (model, set, sigma) cell runs through `tfimage.evaluation`, with bm3d
 measured in the same run so the speed ratio compares like with like. Results
 are kept in benchmarks/results/denoise.json as they come in, so a stopped run
-resumes where it was (pass --force to measure again).
+resumes where it was (pass --force to measure again), and two runs can share
+the work (e.g. `--only bm3d`, which is single-threaded, beside the rest).
 """
 
 import json
@@ -105,12 +106,16 @@ def load_results(path):
     return {}
 
 
-def save_results(path, results):
+def save_result(path, cell_key, result):
+    """Adds one cell to the JSON file, keeping what other runs wrote meanwhile (atomic write)."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    temp = path + ".tmp"
+    results = load_results(path)
+    results[cell_key] = result
+    temp = f"{path}.{os.getpid()}.tmp"
     with open(temp, "w") as stream:
         json.dump(results, stream, indent=1, sort_keys=True)
     os.replace(temp, path)
+    return results
 
 
 def key(name, dataset, sigma, limit):
@@ -169,22 +174,22 @@ def run(args):
     from tfimage import evaluation
 
     json_path = os.path.splitext(args.out)[0] + ".json"
-    results = load_results(json_path)
-    todo = [cell for cell in cells(args.models or (), args.only)]
-    for name, dataset, sigma in todo:
+    done_here = set()
+    for name, dataset, sigma in cells(args.models or (), args.only):
         cell_key = key(name, dataset, sigma, args.limit)
-        if cell_key in results and not args.force:
+        # Reread the file each time: another run (e.g. `--only bm3d` on the other core) may have done it.
+        if cell_key in load_results(json_path) and not (args.force and cell_key not in done_here):
             continue
         result = evaluation.evaluate_denoiser(name, dataset, sigma, limit=args.limit, data_dir=args.data_dir)
         result.pop("per_image")
-        results[cell_key] = result
-        save_results(json_path, results)
+        save_result(json_path, cell_key, result)
+        done_here.add(cell_key)
         print(
             f"{name:<14} {dataset:<8} sigma {sigma:>2}: PSNR {result['psnr']:.2f}  SSIM {result['ssim']:.4f}  "
             f"{result['seconds_per_image']:.2f} s/image",
             flush=True,
         )
-    text = render(results, args.limit, args.models or ())
+    text = render(load_results(json_path), args.limit, args.models or ())
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     temp = args.out + ".tmp"
     with open(temp, "w") as stream:

@@ -13,6 +13,8 @@ or in-memory arrays; TFDS datasets come in through `tfds_dataset` and
 `tfds_image_folder`.
 """
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -51,6 +53,75 @@ def resolve_source(source, data_dir=None):
     if source in catalogue.CATALOGUE:
         return catalogue.image_paths(source, data_dir=data_dir)
     return image_folder(source)
+
+
+def bundled_color_images():
+    """Six color photos that ship with scikit-image and scikit-learn: no download needed.
+
+    astronaut, chelsea, coffee and rocket (scikit-image), china and flower
+    (scikit-learn's `load_sample_images`, skipped when scikit-learn is not
+    installed). A small color training set for transfer; the color test sets
+    (CBSD68, Kodak24) stay unseen.
+
+    Returns:
+        (names, images): float32 (H, W, 3) arrays in [0, 1].
+    """
+    from skimage import data
+
+    names, images = [], []
+    for name in ("astronaut", "chelsea", "coffee", "rocket"):
+        names.append(f"skimage:{name}")
+        images.append(getattr(data, name)())
+    try:
+        from sklearn.datasets import load_sample_images
+    except ImportError:
+        pass
+    else:
+        bunch = load_sample_images()
+        for file_name, image in zip(bunch.filenames, bunch.images):
+            names.append("sklearn:" + os.path.basename(file_name))
+            images.append(image)
+    return names, [np.asarray(image, np.float32) / 255.0 for image in images]
+
+
+# Image sets that ship inside installed packages: name -> loader returning (names, images).
+BUNDLED_SETS = {"bundled-color": bundled_color_images}
+
+
+def load_source(source, channels=None, min_size=None, limit=None, data_dir=None):
+    """Reads any image source into memory: the one entry point of trainers and harnesses.
+
+    Args:
+        source: a bundled set ("bundled-color"), a catalogue name ("bsd68"),
+            a folder, a list of paths, or a list of float32 (H, W, C) arrays.
+        channels: None to keep each image's channels, or 1 or 3.
+        min_size: if given, each image must be at least min_size x min_size.
+        limit: keep only the first `limit` images.
+        data_dir: where catalogue sets are looked for first.
+
+    Returns:
+        (names, images): a name (path) per image and float32 (H, W, C) arrays.
+    """
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1. Received: limit={limit}")
+    if isinstance(source, (list, tuple)) and source and isinstance(source[0], np.ndarray):
+        names = [f"image {index}" for index in range(len(source))][:limit]
+        images = [np.asarray(image, np.float32) for image in source[:limit]]
+    elif isinstance(source, str) and source in BUNDLED_SETS:
+        names, images = BUNDLED_SETS[source]()
+        names, images = names[:limit], images[:limit]
+    else:
+        names = resolve_source(source, data_dir)[:limit]
+        return names, load_images(names, channels=channels, min_size=min_size)
+    if channels is not None:
+        images = [io.convert_channels(image, channels, name=name) for name, image in zip(names, images)]
+    for name, image in zip(names, images):
+        if min_size and min(image.shape[:2]) < min_size:
+            raise ValueError(
+                f"The image is smaller than {min_size}x{min_size} pixels. Received: {name} with "
+                f"shape {image.shape}"
+            )
+    return names, images
 
 
 def load_images(paths, channels=None, min_size=None):
@@ -111,8 +182,8 @@ def restoration_dataset(
     """Training batches of random degraded patches and their clean versions.
 
     Args:
-        source: a catalogue name ("train400"), a folder, a list of paths, or a
-            list of float32 (H, W, C) arrays.
+        source: anything `load_source` reads: a catalogue name ("train400"),
+            a bundled set, a folder, a list of paths or of float32 arrays.
         degradation: a function `(clean_patch, seed) -> degraded` or
             `-> (degraded, extra)` built from `tfimage.degradations`, e.g.
             `lambda x, s: degradations.gaussian_noise(x, 25 / 255, s)`.
@@ -132,16 +203,7 @@ def restoration_dataset(
         raise ValueError(f"patch_size must be at least 8. Received: patch_size={patch_size}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
-    if source is not None and isinstance(source, (list, tuple)) and source and isinstance(source[0], np.ndarray):
-        images = [io.convert_channels(image, channels) for image in source]
-        for index, image in enumerate(images):
-            if min(image.shape[:2]) < patch_size:
-                raise ValueError(
-                    f"Image {index} is smaller than patch_size={patch_size}. "
-                    f"Received: shape={image.shape}"
-                )
-    else:
-        images = load_images(resolve_source(source, data_dir), channels=channels, min_size=patch_size)
+    _, images = load_source(source, channels=channels, min_size=patch_size, data_dir=data_dir)
     dataset, channels = _as_ragged_source(images)
     dataset = dataset.cache()
     if repeat:
@@ -182,9 +244,8 @@ def evaluation_dataset(source, degradation=None, channels=None, seed=0, data_dir
         A tf.data.Dataset of `(degraded, clean, path)` where degraded is a
         tensor (or a tuple `(degraded, extra)`) with a batch axis of 1.
     """
-    paths = resolve_source(source, data_dir)
-    images = load_images(paths, channels=channels)
-    return evaluation_dataset_from_images(images, paths, degradation, seed)
+    names, images = load_source(source, channels=channels, data_dir=data_dir)
+    return evaluation_dataset_from_images(images, names, degradation, seed)
 
 
 def evaluation_dataset_from_images(images, names, degradation=None, seed=0):
