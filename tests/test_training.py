@@ -200,3 +200,19 @@ def test_training_under_a_mirrored_strategy(image_folder, tmp_path):
     assert len(out["val_psnr"]) == 2 and all(np.isfinite(out["val_psnr"]))
     assert out["moved"] > 1e-4  # the step did something
     assert out["max_difference"] < 1e-5  # and the same thing on 2 replicas as on 1
+
+
+def test_gray_to_color_fine_tuning_on_bundled_photos(tmp_path):
+    from tfimage.networks.ffdnet import build_ffdnet
+
+    gray = str(tmp_path / "gray.keras")
+    build_ffdnet(channels=1, depth=3, filters=4, residual=True).save(gray)
+    out = str(tmp_path / "color")
+    history = training.train_denoiser(
+        "bundled-color", out, init=gray, widen=True, sigma=25, steps=2, steps_per_epoch=2,
+        **dict(TINY, validation_images=1))
+    assert np.isfinite(history.history["val_psnr"][0])
+    color = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
+    assert color.inputs[0].shape[-1] == 3 and len(color.inputs) == 2
+    with pytest.raises(ValueError, match="init='scratch'"):
+        training.train_denoiser("bundled-color", str(tmp_path / "x"), widen=True, sigma=25, steps=2, **TINY)

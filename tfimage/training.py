@@ -274,6 +274,7 @@ def train_denoiser(
     final_learning_rate=None,
     loss="l2",
     freeze_layers=0,
+    widen=False,
     validation_images=8,
     validation_sigma=None,
     backup_every=50,
@@ -312,6 +313,8 @@ def train_denoiser(
             to `final_learning_rate` (default learning_rate / 100).
         loss: "l2", "l1" or "charbonnier".
         freeze_layers: freeze the first K convolutions (fine-tuning).
+        widen: turn a gray FFDNet `init` into a color one first
+            (`widen_to_color`): gray-to-color transfer.
         validation_images: images held out for validation PSNR.
         validation_sigma: noise level (0-255) for validation; default: `sigma`, or 25
             (clipped into `sigma_range`) for blind training.
@@ -340,10 +343,14 @@ def train_denoiser(
     epochs = steps // steps_per_epoch
     total_steps = epochs * steps_per_epoch
     source = None
+    if widen and (isinstance(init, str) and init == "scratch"):
+        raise ValueError("widen needs a gray network to start from. Received: init='scratch'")
     if isinstance(init, keras.Model) or init != "scratch":
         source = init if isinstance(init, keras.Model) else pretrained.load(init, data_dir=data_dir)
         if not isinstance(source, keras.Model):
             raise ValueError(f"init must name a Keras network, not a baseline. Received: init={init!r}")
+        if widen:
+            source = widen_to_color(source)
         channels, noise_level_input = inference.model_signature(source)
     else:
         noise_level_input = arch == "ffdnet"
@@ -358,7 +365,7 @@ def train_denoiser(
         "patch_size": patch_size,
         "batch_size": batch_size, "steps": total_steps, "steps_per_epoch": steps_per_epoch,
         "learning_rate": learning_rate, "final_learning_rate": final_learning_rate, "loss": loss,
-        "freeze_layers": freeze_layers, "validation_images": validation_images,
+        "freeze_layers": freeze_layers, "widen": widen, "validation_images": validation_images,
         "validation_sigma": validation_sigma, "seed": seed,
     }
     degradation = noise_training_degradation(sigma, sigma_range, noise_level_input)

@@ -27,6 +27,10 @@ def register(groups):
     parser.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (cosine decay)")
     parser.add_argument("--loss", choices=("l2", "l1", "charbonnier"), default="l2")
     parser.add_argument("--freeze", type=int, default=0, help="freeze the first K convolutions")
+    parser.add_argument(
+        "--widen-to-color", action="store_true",
+        help="start a color model from a gray FFDNet --init (first/last layers widened)",
+    )
     parser.add_argument("--validation-images", type=int, default=8, help="held-out images")
     parser.add_argument("--validation-sigma", type=float, help="default: --sigma, or 25 when blind")
     parser.add_argument("--seed", type=int, default=0)
@@ -50,7 +54,7 @@ def run(args):
         sigma_range=args.sigma_range, channels=args.channels, depth=args.depth, filters=args.filters,
         residual=args.residual, patch_size=args.patch, batch_size=args.batch, steps=args.steps,
         steps_per_epoch=args.steps_per_epoch, learning_rate=args.lr, loss=args.loss,
-        freeze_layers=args.freeze, validation_images=args.validation_images,
+        freeze_layers=args.freeze, widen=args.widen_to_color, validation_images=args.validation_images,
         validation_sigma=args.validation_sigma, seed=args.seed,
         overwrite=args.overwrite, strategy=strategy, data_dir=args.data_dir,
     )
