@@ -159,6 +159,17 @@ def to_uint(image, bit_depth=8):
     return np.round(np.clip(image, 0.0, 1.0) * scale).astype(dtype)
 
 
+def default_file_mode():
+    """The permissions a plain `open(path, "w")` would give (0666 less the umask).
+
+    `tempfile.mkstemp` creates 0600 files; atomic writers chmod their
+    temporary file to this before renaming it into place.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_image(path, image, bit_depth=8):
     """Writes a float image in [0, 1] as a PNG file, atomically.
 
@@ -199,6 +210,7 @@ def write_image(path, image, bit_depth=8):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
+    os.chmod(temp_path, default_file_mode())
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(encoded.tobytes())

@@ -168,14 +168,40 @@ OUR_MODELS = {
         "sigma_range": (0, 55),
         "file": "tfimage-gray-blind.keras",
     },
+    "tfimage-color-blind": {
+        "description": "ours: color blind denoiser, widened from tfimage-gray-blind, fine-tuned on 6 bundled photos",
+        "channels": 3,
+        "noise_level_input": True,
+        "sigma": None,
+        "sigma_range": (0, 55),
+        "file": "tfimage-color-blind.keras",
+    },
+    "mnist-gan": {
+        "description": "ours: class-conditional DCGAN on MNIST (EMA generator), 28x28 gray",
+        "task": "generation",
+        "sigma": None,
+        "file": "mnist-gan.keras",
+    },
+    "mnist-vae": {
+        "description": "ours: class-conditional convolutional VAE on MNIST, 28x28 gray",
+        "task": "generation",
+        "sigma": None,
+        "file": "mnist-vae.keras",
+    },
+    "mnist-classifier": {
+        "description": "ours: MNIST classifier whose 128 penultimate features FID/KID use",
+        "task": "features",
+        "sigma": None,
+        "file": "mnist-classifier.keras",
+    },
 }
 
 
 def saved_models_dir():
     """The folder of our own trained models: $TFIMAGE_MODELS_DIR or the repository's saved_models/."""
-    return os.environ.get("TFIMAGE_MODELS_DIR") or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "saved_models"
-    )
+    from tfimage.models.saving import models_dir
+
+    return models_dir()
 
 
 def list_models():
@@ -366,7 +392,10 @@ def _load_keras_file(path):
 
     # Register the custom layers and models before deserialising.
     import tfimage.backbones  # noqa: F401
+    import tfimage.models.gan  # noqa: F401
     import tfimage.models.restorer  # noqa: F401
+    import tfimage.models.vae  # noqa: F401
+    import tfimage.networks.classifier  # noqa: F401
     import tfimage.networks.espcn  # noqa: F401
     import tfimage.networks.ffdnet  # noqa: F401
     import tfimage.networks.unet  # noqa: F401

@@ -21,7 +21,6 @@ convolutions, and the learning rate is yours to set (lower for fine-tuning).
 
 import json
 import os
-import tempfile
 
 import keras
 import numpy as np
@@ -29,6 +28,7 @@ import tensorflow as tf
 
 from tfimage import degradations
 from tfimage.datasets import pipelines
+from tfimage.models.saving import save_atomic
 
 CONFIG_FILE = "train_config.json"
 
@@ -71,7 +71,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             return
         self.best = value
         target = self.model.network if self.export_network and hasattr(self.model, "network") else self.model
-        save_model_atomic(target, self.filepath)
+        save_atomic(target, self.filepath)
 
     def get_config(self):
         return {
@@ -81,21 +81,6 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             "save_best_only": self.save_best_only,
             "export_network": self.export_network,
         }
-
-
-def save_model_atomic(model, path):
-    """`model.save(path)` through a temporary file, so `path` is never half-written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".keras")
-    os.close(handle)
-    try:
-        model.save(temp_path)
-        os.replace(temp_path, path)
-    finally:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-    return path
 
 
 def conv_layers(model):

@@ -15,11 +15,13 @@ from tfimage.cli import common
 # Plain dict preset: which models run on which sets at which noise levels.
 DENOISE_BENCHMARK = {
     "gray": {
+        "channels": 1,
         "datasets": ["set12", "bsd68"],
         "sigmas": [15, 25, 50],
         "models": ["dncnn-s15", "dncnn-s25", "dncnn-s50", "dncnn-b", "ffdnet-gray", "bm3d", "nlm", "noisy"],
     },
     "color": {
+        "channels": 3,
         "datasets": ["cbsd68", "kodak24"],
         "sigmas": [25],
         "models": ["cdncnn-b", "ffdnet-color", "bm3d", "nlm", "noisy"],
@@ -69,12 +71,12 @@ def update_readme(path, tables):
     return True
 
 
-def model_runs_at(name, sigma):
-    """DnCNN-S models are trained for one sigma: run them only there."""
+def model_runs_at(name, sigma, channels):
+    """Whether a model belongs in a table: DnCNN-S models only at their sigma, no gray model on color."""
     from tfimage import pretrained
 
     spec = pretrained.list_models().get(name, {})
-    return spec.get("sigma") in (None, sigma)
+    return spec.get("sigma") in (None, sigma) and spec.get("channels") in (None, channels)
 
 
 def published(name, dataset, sigma):
@@ -94,7 +96,7 @@ def cells(extra_models=(), only=None):
                 for name in models:
                     if only and name not in only:
                         continue
-                    if model_runs_at(name, sigma):
+                    if model_runs_at(name, sigma, group["channels"]):
                         found.append((name, dataset, sigma))
     return sorted(found, key=lambda cell: cell[0] == "bm3d")  # stable: keeps the table order
 

@@ -165,6 +165,12 @@ class GAN(keras.Model):
         self.loss_name = loss
         self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        # Built here, outside the (possibly distributed) train function: an
+        # optimizer whose slots are created inside a replica context fails.
+        if not self.d_optimizer.built:
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+        if not self.g_optimizer.built:
+            self.g_optimizer.build(self.generator.trainable_variables)
 
     @property
     def metrics(self):

@@ -12,6 +12,8 @@ Shipped models live in the repository's `saved_models/` folder (or
 import os
 import tempfile
 
+from tfimage.io import default_file_mode
+
 MODELS_DIR_VARIABLE = "TFIMAGE_MODELS_DIR"
 
 
@@ -48,14 +50,15 @@ def resolve_model_path(model):
         return candidate
     shipped = []
     if os.path.isdir(models_dir()):
-        shipped = sorted(n[: -len(".keras")] for n in os.listdir(models_dir()) if n.endswith(".keras"))
+        shipped = sorted(name[: -len(".keras")] for name in os.listdir(models_dir())
+                         if name.endswith(".keras"))
     raise FileNotFoundError(
         f"No model file at that path and no shipped model of that name in {models_dir()} "
         f"(shipped: {', '.join(shipped) or 'none'}). Received: model={model}"
     )
 
 
-def save_atomic(model, path, overwrite=True):
+def save_atomic(model, path, overwrite=True, include_optimizer=True):
     """Saves a Keras model to a `.keras` file atomically.
 
     The model is written to a temporary `.keras` file in the same folder and
@@ -68,6 +71,8 @@ def save_atomic(model, path, overwrite=True):
         model: the `keras.Model` to save.
         path: destination; must end in `.keras`.
         overwrite: whether an existing file at `path` may be replaced.
+        include_optimizer: False saves a fresh, uncompiled copy of the model
+            (same config and weights), which leaves the optimizer state out.
 
     Returns:
         The path written.
@@ -79,11 +84,18 @@ def save_atomic(model, path, overwrite=True):
         raise FileExistsError(f"The file exists and overwrite=False. Received: path={path}")
     import keras
 
-    target = model.saveable_copy() if hasattr(model, "saveable_copy") else model
+    if hasattr(model, "saveable_copy"):
+        target = model.saveable_copy()
+    elif not include_optimizer and getattr(model, "optimizer", None) is not None:
+        target = model.__class__.from_config(model.get_config())
+        target.set_weights(model.get_weights())
+    else:
+        target = model
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".keras")
     os.close(handle)
+    os.chmod(temp_path, default_file_mode())  # mkstemp creates 0600 files
     try:
         keras.Model.save(target, temp_path, overwrite=True)
         if os.path.getsize(temp_path) == 0:

@@ -66,7 +66,8 @@ def num_upsamplings(image_shape):
 
 def _check_common(latent_dim, filters, num_classes):
     if int(latent_dim) < 1:
-        raise ValueError(f"latent_dim must be a positive integer. Received: latent_dim={latent_dim}")
+        raise ValueError(
+            f"latent_dim must be a positive integer. Received: latent_dim={latent_dim}")
     if int(filters) < 1:
         raise ValueError(f"filters must be a positive integer. Received: filters={filters}")
     if num_classes is not None and int(num_classes) < 2:
