@@ -409,7 +409,10 @@ def train_denoiser(
         ValidationPSNR(val_images, val_degradation),
         AtomicCheckpoint(os.path.join(out_dir, "model.keras"), monitor="val_psnr", mode="max"),
         keras.callbacks.CSVLogger(os.path.join(out_dir, "log.csv"), append=True),
-        keras.callbacks.BackupAndRestore(os.path.join(out_dir, "backup"), save_freq=backup_every),
+        # double_checkpoint: a run killed while writing its backup restarts from the previous one.
+        keras.callbacks.BackupAndRestore(
+            os.path.join(out_dir, "backup"), save_freq=backup_every, double_checkpoint=True
+        ),
     ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False))

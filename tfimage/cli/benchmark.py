@@ -18,13 +18,16 @@ DENOISE_BENCHMARK = {
         "channels": 1,
         "datasets": ["set12", "bsd68"],
         "sigmas": [15, 25, 50],
-        "models": ["dncnn-s15", "dncnn-s25", "dncnn-s50", "dncnn-b", "ffdnet-gray", "bm3d", "nlm", "noisy"],
+        "models": [
+            "dncnn-s15", "dncnn-s25", "dncnn-s50", "dncnn-b", "ffdnet-gray", "tfimage-gray-blind",
+            "bm3d", "nlm", "noisy",
+        ],
     },
     "color": {
         "channels": 3,
         "datasets": ["cbsd68", "kodak24"],
         "sigmas": [25],
-        "models": ["cdncnn-b", "ffdnet-color", "bm3d", "nlm", "noisy"],
+        "models": ["cdncnn-b", "ffdnet-color", "tfimage-color-blind", "bm3d", "nlm", "noisy"],
     },
 }
 
@@ -182,7 +185,11 @@ def run(args):
         # Reread the file each time: another run (e.g. `--only bm3d` on the other core) may have done it.
         if cell_key in load_results(json_path) and not (args.force and cell_key not in done_here):
             continue
-        result = evaluation.evaluate_denoiser(name, dataset, sigma, limit=args.limit, data_dir=args.data_dir)
+        try:
+            result = evaluation.evaluate_denoiser(name, dataset, sigma, limit=args.limit, data_dir=args.data_dir)
+        except FileNotFoundError as error:  # e.g. one of our models not trained yet
+            print(f"skipping {name} on {dataset} sigma {sigma}: {error}", flush=True)
+            continue
         result.pop("per_image")
         save_result(json_path, cell_key, result)
         done_here.add(cell_key)
