@@ -44,6 +44,7 @@ def register(groups):
     parser.add_argument("--models", nargs="+", help="extra model names or .keras paths to add")
     parser.add_argument("--only", nargs="+", help="run only these model names")
     parser.add_argument("--force", action="store_true", help="measure cells already in the JSON again")
+    parser.add_argument("--render-only", action="store_true", help="only rewrite the tables from the JSON")
     parser.add_argument("--data-dir", help="where sets and weights are looked for first")
     parser.add_argument(
         "--readme", default="README.md",
@@ -180,7 +181,7 @@ def run(args):
 
     json_path = os.path.splitext(args.out)[0] + ".json"
     done_here = set()
-    for name, dataset, sigma in cells(args.models or (), args.only):
+    for name, dataset, sigma in [] if args.render_only else cells(args.models or (), args.only):
         cell_key = key(name, dataset, sigma, args.limit)
         # Reread the file each time: another run (e.g. `--only bm3d` on the other core) may have done it.
         if cell_key in load_results(json_path) and not (args.force and cell_key not in done_here):
