@@ -211,3 +211,64 @@ def test_exported_dncnn_s25_scores_like_keras(tmp_path):
         noisy = degradations.gaussian_noise(clean, 25 / 255, seed=(0, index)).numpy()
         restored = serve(images=tf.constant(noisy[None]))["restored"].numpy()[0]
         assert float(metrics.psnr(clean, restored)) == pytest.approx(record["psnr"], abs=0.01)
+
+
+# ---------------------------------------------------------------- generators
+def _tiny_generator(kind, num_classes):
+    if kind == "gan":
+        from tfimage.models.gan import GAN
+
+        return GAN(image_shape=(16, 16, 1), latent_dim=4, num_classes=num_classes,
+                   generator_filters=4, discriminator_filters=4, seed=1)
+    from tfimage.models.vae import VAE
+
+    return VAE(image_shape=(16, 16, 1), latent_dim=2, num_classes=num_classes, filters=4,
+               hidden_units=8, seed=1)
+
+
+@pytest.mark.parametrize("kind,num_classes", [("gan", 3), ("gan", None), ("vae", 3), ("vae", None)])
+def test_generator_export_matches_keras_and_checks_inputs(kind, num_classes, tmp_path):
+    model = _tiny_generator(kind, num_classes)
+    version_dir = export.export_model(model, tmp_path)
+    assert export.exported_signatures(tmp_path) == ["serving_default"]
+    serve = tf.saved_model.load(version_dir).signatures["serving_default"]
+    latents = np.random.default_rng(0).standard_normal((5, model.latent_dim)).astype(np.float32)
+    inputs = {"latents": tf.constant(latents)}
+    labels = None
+    if num_classes is not None:
+        labels = np.array([0, 1, 2, 1, 0], np.int32)
+        inputs["classes"] = tf.constant(labels)
+    served = serve(**inputs)["images"].numpy()
+    assert served.dtype == np.uint8 and served.shape == (5, 16, 16, 1)
+    keras_images = model.generate(latents, labels=labels) if kind == "gan" else model.decode(
+        latents, labels=labels)
+    expected = np.round(keras_images * 255.0).astype(np.uint8)
+    assert np.max(np.abs(served.astype(int) - expected.astype(int))) <= 1
+
+    wrong = dict(inputs, latents=tf.zeros((5, model.latent_dim + 1), tf.float32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not compatible"):
+        serve(**wrong)
+    if num_classes is not None:
+        for bad in ([0, 1, 2, 3, 0], [0, -1, 0, 0, 0]):
+            with pytest.raises(tf.errors.InvalidArgumentError, match=r"classes must lie in \[0, 3\)"):
+                serve(latents=tf.constant(latents), classes=tf.constant(bad, tf.int32))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="one class per latent"):
+            serve(latents=tf.constant(latents), classes=tf.constant([0, 1], tf.int32))
+        # The REST path, as TF Serving answers it.
+        body = {"instances": [{"latents": z.tolist(), "classes": int(c)}
+                              for z, c in zip(latents, labels)]}
+        response = export.rest_predict_locally(tmp_path, body)
+        np.testing.assert_array_equal(np.asarray(response["predictions"], np.uint8), served)
+
+
+def test_cli_exports_the_shipped_mnist_gan(tmp_path, capsys):
+    out = tmp_path / "gan"
+    assert main(["export", "--model", "mnist-gan", "--out", str(out), "--name", "mnist-gan"]) == 0
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert record["signatures"] == ["serving_default"]
+    serve = tf.saved_model.load(record["export_dir"]).signatures["serving_default"]
+    latents = np.random.default_rng(1).standard_normal((3, 64)).astype(np.float32)
+    images = serve(latents=tf.constant(latents), classes=tf.constant([7, 0, 9]))["images"].numpy()
+    assert images.shape == (3, 28, 28, 1) and images.dtype == np.uint8
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[0, 10\)"):
+        serve(latents=tf.constant(latents), classes=tf.constant([7, 0, 10]))

@@ -37,6 +37,15 @@ receptive-field radius (17 pixels for DnCNN-17, 30 for the 15-layer FFDNet at
 full resolution) the tiled output equals the whole-image output to float
 precision, and memory stays bounded by the tile size.
 
+Generative models (`tfimage.models.gan.GAN`, through its EMA generator, and
+`tfimage.models.vae.VAE`, through its decoder) export one signature,
+`serving_default`: `latents` float32 (N, latent_dim), plus `classes` int32
+(N,) when the model is class-conditional (`num_classes` set), returns
+`images` uint8 (N, H, W, C), the same pixels as `GAN.generate` /
+`VAE.decode` rounded to 0-255. A wrong latent size, a class count that does
+not match the batch, a class outside [0, num_classes) or non-finite latents
+fail with `InvalidArgumentError`, as above.
+
 `rest_request` builds the JSON body of a TF Serving REST `:predict` call and
 `rest_predict_locally` answers such a body with the exported SavedModel the
 way the server does, so the request format can be tested without a server.
@@ -54,6 +63,8 @@ DEFAULT_OVERLAP = 64
 TILE_ALIGNMENT = 8
 SIGNATURES = ("serving_default", "serving_float")
 OUTPUT_KEY = "restored"
+GENERATOR_SIGNATURES = ("serving_default",)
+GENERATOR_OUTPUT_KEY = "images"
 
 
 def _check_tiling(max_size, overlap):
@@ -271,6 +282,107 @@ def serving_functions(network, channels, takes_noise_level, max_size=DEFAULT_MAX
     }
 
 
+def resolve_generator(model, data_dir=None):
+    """The generator network of a GAN or VAE, or None for any other model.
+
+    Args:
+        model: a model name or `.keras` path (resolved by
+            `tfimage.pretrained.load`) or a model object.
+        data_dir: where official weights are looked for first.
+
+    Returns:
+        None when `model` is not a `GAN` or `VAE`; otherwise a dict with
+        "network" (the GAN's `ema_generator`, images in [-1, 1], or the
+        VAE's `decoder`, logits), "kind" ("gan" or "vae"), "latent_dim" and
+        "num_classes" (None when unconditional).
+    """
+    from tfimage import pretrained
+    from tfimage.models.gan import GAN
+    from tfimage.models.vae import VAE
+
+    if isinstance(model, (str, os.PathLike)):
+        model = pretrained.load(model, data_dir=data_dir)
+    if isinstance(model, GAN):
+        network, kind = model.ema_generator, "gan"
+    elif isinstance(model, VAE):
+        network, kind = model.decoder, "vae"
+    else:
+        return None
+    return {
+        "network": network,
+        "kind": kind,
+        "latent_dim": int(model.latent_dim),
+        "num_classes": None if model.num_classes is None else int(model.num_classes),
+    }
+
+
+def generator_functions(network, kind, latent_dim, num_classes=None):
+    """The Python function and input signature of a generator's `serving_default`.
+
+    Args:
+        network: the GAN's (EMA) generator, mapping z (and labels (N, 1))
+            to images in [-1, 1], or the VAE's decoder, mapping them to
+            logits.
+        kind: "gan" or "vae".
+        latent_dim: the size of z.
+        num_classes: the number of classes of a conditional model, else None.
+
+    Returns:
+        A dict mapping "serving_default" to a pair (function,
+        input_signature) for `ExportArchive.add_endpoint`.
+    """
+    import tensorflow as tf
+
+    if kind not in ("gan", "vae"):
+        raise ValueError(f"kind must be 'gan' or 'vae'. Received: kind={kind!r}")
+    latent_dim = int(latent_dim)
+
+    def checked_latents(latents):
+        latents = tf.ensure_shape(latents, [None, latent_dim], name="latents")
+        return tf.debugging.assert_all_finite(latents, "latents hold NaN or infinite values")
+
+    def checked_classes(classes, batch):
+        classes = tf.ensure_shape(classes, [None], name="classes")
+        checks = [
+            tf.debugging.assert_equal(
+                tf.size(classes), batch, message="classes must hold one class per latent, shape (N,)"
+            ),
+            tf.debugging.assert_greater_equal(
+                classes, 0, message=f"classes must lie in [0, {num_classes})"
+            ),
+            tf.debugging.assert_less(
+                classes, num_classes, message=f"classes must lie in [0, {num_classes})"
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.reshape(classes, [-1, 1])
+
+    def to_images(outputs):
+        if kind == "gan":
+            images = outputs * 0.5 + 0.5
+        else:
+            images = tf.sigmoid(outputs)
+        images = tf.clip_by_value(images, 0.0, 1.0)
+        return {GENERATOR_OUTPUT_KEY: tf.cast(tf.round(images * 255.0), tf.uint8)}
+
+    latents_spec = tf.TensorSpec(shape=None, dtype=tf.float32, name="latents")
+    if num_classes is None:
+
+        def serve(latents):
+            return to_images(network(checked_latents(latents), training=False))
+
+        return {"serving_default": (serve, [latents_spec])}
+
+    classes_spec = tf.TensorSpec(shape=None, dtype=tf.int32, name="classes")
+
+    def serve_conditional(latents, classes):
+        latents = checked_latents(latents)
+        labels = checked_classes(classes, tf.shape(latents)[0])
+        return to_images(network([latents, labels], training=False))
+
+    return {"serving_default": (serve_conditional, [latents_spec, classes_spec])}
+
+
 def _check_version(version):
     if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
         raise ValueError(f"version must be a positive integer. Received: version={version!r}")
@@ -279,11 +391,13 @@ def _check_version(version):
 
 def export_model(model, export_dir, version=1, overwrite=False, max_size=DEFAULT_MAX_SIZE,
                  overlap=DEFAULT_OVERLAP, data_dir=None):
-    """Exports a restoration model as a SavedModel that TF Serving can load.
+    """Exports a restoration or generative model as a SavedModel that TF Serving can load.
 
     Args:
         model: a model name or `.keras` path (see `tfimage.pretrained.load`),
-            a Keras model or a `Restorer`.
+            a Keras model, a `Restorer`, or a `GAN` / `VAE` (exported as a
+            generator: latents, and classes when conditional, in; uint8
+            images out; see the module docstring).
         export_dir: the model's base folder, the one TF Serving is pointed at
             (`--model_base_path`, or the `/models/<name>` mount of the docker
             image); created when missing.
@@ -292,7 +406,8 @@ def export_model(model, export_dir, version=1, overwrite=False, max_size=DEFAULT
         overwrite: replace an existing version folder (atomically: the old
             one is removed only after the new one is in place).
         max_size: images with a height or width above this are tiled inside
-            the signatures; a multiple of 8, at least 2 * overlap + 8.
+            the signatures; a multiple of 8, at least 2 * overlap + 8
+            (unused for generators).
         overlap: minimum overlap of the tiles in pixels; keep `overlap // 2`
             at least the network's receptive-field radius.
         data_dir: where official weights are looked for first.
@@ -320,11 +435,23 @@ def export_model(model, export_dir, version=1, overwrite=False, max_size=DEFAULT
             "The version folder exists; pick another version or pass overwrite=True "
             f"(--overwrite). Received: export_dir={base}, version={version}"
         )
-    network, channels, takes_noise_level = resolve_network(model, data_dir=data_dir)
+    if isinstance(model, (str, os.PathLike)):
+        from tfimage import pretrained
+
+        model = pretrained.load(model, data_dir=data_dir)
+    generator = resolve_generator(model)
+    if generator is not None:
+        network = generator["network"]
+        functions = generator_functions(
+            network, generator["kind"], generator["latent_dim"], generator["num_classes"])
+        names = GENERATOR_SIGNATURES
+    else:
+        network, channels, takes_noise_level = resolve_network(model, data_dir=data_dir)
+        functions = serving_functions(network, channels, takes_noise_level, max_size, overlap)
+        names = SIGNATURES
     archive = keras.export.ExportArchive()
     archive.track(network)
-    functions = serving_functions(network, channels, takes_noise_level, max_size, overlap)
-    for name in SIGNATURES:
+    for name in names:
         function, input_signature = functions[name]
         archive.add_endpoint(name, function, input_signature=input_signature)
 
@@ -382,6 +509,15 @@ def latest_version_dir(export_dir):
             f"Received: export_dir={export_dir}"
         )
     return os.path.join(export_dir, str(max(versions)))
+
+
+def exported_signatures(export_dir):
+    """The signature names of an exported SavedModel (a version folder or base folder)."""
+    from tensorflow.python.saved_model import loader_impl
+
+    saved_model = loader_impl.parse_saved_model(latest_version_dir(export_dir))
+    names = saved_model.meta_graphs[0].signature_def.keys()
+    return sorted(name for name in names if not name.startswith("__"))
 
 
 def _as_batch(images):

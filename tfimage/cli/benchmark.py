@@ -43,6 +43,7 @@ def register(groups):
     parser.add_argument("--limit", type=int, help="only the first N images of each set (quick look)")
     parser.add_argument("--models", nargs="+", help="extra model names or .keras paths to add")
     parser.add_argument("--only", nargs="+", help="run only these model names")
+    parser.add_argument("--datasets", nargs="+", help="run only on these sets")
     parser.add_argument("--force", action="store_true", help="measure cells already in the JSON again")
     parser.add_argument("--render-only", action="store_true", help="only rewrite the tables from the JSON")
     parser.add_argument("--data-dir", help="where sets and weights are looked for first")
@@ -90,7 +91,7 @@ def published(name, dataset, sigma):
     return spec.get("published", {}).get(dataset, {}).get(sigma)
 
 
-def cells(extra_models=(), only=None):
+def cells(extra_models=(), only=None, datasets=None):
     """(model, dataset, sigma) triples in run order: the fast methods everywhere first, bm3d last."""
     found = []
     for group in DENOISE_BENCHMARK.values():
@@ -98,7 +99,7 @@ def cells(extra_models=(), only=None):
         for dataset in group["datasets"]:
             for sigma in group["sigmas"]:
                 for name in models:
-                    if only and name not in only:
+                    if (only and name not in only) or (datasets and dataset not in datasets):
                         continue
                     if model_runs_at(name, sigma, group["channels"]):
                         found.append((name, dataset, sigma))
@@ -181,7 +182,7 @@ def run(args):
 
     json_path = os.path.splitext(args.out)[0] + ".json"
     done_here = set()
-    for name, dataset, sigma in [] if args.render_only else cells(args.models or (), args.only):
+    for name, dataset, sigma in [] if args.render_only else cells(args.models or (), args.only, args.datasets):
         cell_key = key(name, dataset, sigma, args.limit)
         # Reread the file each time: another run (e.g. `--only bm3d` on the other core) may have done it.
         if cell_key in load_results(json_path) and not (args.force and cell_key not in done_here):

@@ -12,10 +12,12 @@ def register(groups):
             "Signatures: serving_default (uint8 images of any size in, uint8 out) and "
             "serving_float (float32 in [0, 1]); models with a noise-level input (FFDNet) "
             "also take sigma, one noise level per image in 0-255 units. An existing version "
-            "is never overwritten without --overwrite."
+            "is never overwritten without --overwrite. Generative models (mnist-gan, "
+            "mnist-vae) export serving_default: latents float32 (N, latent_dim) and, when "
+            "class-conditional, classes int32 (N,) in; images uint8 (N, H, W, C) out."
         ),
     )
-    parser.add_argument("--model", required=True, help="model name (see `tfimage models`) or .keras path")
+    parser.add_argument("--model", required=True, help="model name (see `tfimage models`) or .keras path; restoration, GAN or VAE")
     parser.add_argument("--out", required=True, metavar="DIR", help="the model base folder TF Serving watches")
     parser.add_argument("--version", type=int, default=1, help="version folder number (default 1)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version folder")
@@ -55,6 +57,6 @@ def run(args):
             "model": os.fspath(args.model),
             "export_dir": path,
             "version": args.version,
-            "signatures": list(export.SIGNATURES),
+            "signatures": export.exported_signatures(path),
         }
     )
