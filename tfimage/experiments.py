@@ -24,7 +24,7 @@ from tfimage.datasets import pipelines
 # Plain-dict presets of the unseen tasks: name -> degradation builder and description.
 TRANSFER_TASKS = {
     "sigma75": {
-        "description": "Gaussian noise sigma 75 (the pretrained DnCNN-S saw sigma 25 only)",
+        "description": "Gaussian noise sigma 75 (unseen by DnCNN-S25)",
         "degradation": lambda: (lambda image, seed: degradations.gaussian_noise(image, 75 / 255, seed)),
     },
     "poisson": {
