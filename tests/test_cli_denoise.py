@@ -81,3 +81,20 @@ def test_evaluate_json_last_line(capsys):
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(record) == {"model", "dataset", "sigma", "images", "psnr", "ssim", "seconds_per_image"}
     assert record["images"] == 2 and 20 < record["psnr"] < 21
+
+
+def test_inpaint_and_upscale_take_a_file_or_a_folder(tmp_path):
+    from tfimage import degradations as deg
+
+    image = np.random.default_rng(0).random((40, 40, 3)).astype(np.float32)
+    io.write_image(tmp_path / "photo.png", image)
+    io.write_image(tmp_path / "holes.png", deg.random_mask(40, 40, 0.2, seed=0))
+    assert main(["inpaint", str(tmp_path / "photo.png"), "--mask", str(tmp_path / "holes.png"),
+                 "-o", str(tmp_path / "out"), "--model", "telea"]) == 0
+    assert io.read_image(tmp_path / "out" / "photo.png").shape == (40, 40, 3)
+    assert main(["upscale", str(tmp_path / "photo.png"), "--scale", "2", "-o", str(tmp_path / "big.png")]) == 0
+    assert io.read_image(tmp_path / "big.png").shape == (80, 80, 3)
+    before = (tmp_path / "holes.png").read_bytes()
+    assert main(["inpaint", str(tmp_path / "photo.png"), "--mask", str(tmp_path / "holes.png"),
+                 "-o", str(tmp_path / "holes.png"), "--model", "telea"]) == 1
+    assert (tmp_path / "holes.png").read_bytes() == before

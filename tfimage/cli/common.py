@@ -39,3 +39,18 @@ def expand_inputs(inputs):
         else:
             raise FileNotFoundError(f"Input not found. Received: {item}")
     return paths
+
+
+def output_path(input_path, out, protected=()):
+    """Where the result for `input_path` goes: `out` itself if it is a .png file, else out/<stem>.png.
+
+    Refuses a target that is the input (or any `protected` file): an input is never overwritten.
+    """
+    if out.lower().endswith(".png"):
+        path = out
+    else:
+        stem = os.path.splitext(os.path.basename(input_path))[0]
+        path = os.path.join(out, stem + ".png")
+    if os.path.abspath(path) in {os.path.abspath(p) for p in (input_path, *protected)}:
+        raise ValueError(f"The output would overwrite an input; choose another -o. Received: out={out}")
+    return path

@@ -1,7 +1,5 @@
 """`tfimage denoise IN [IN ...] -o OUT_DIR --model NAME|PATH`: denoise files and folders."""
 
-import os
-
 from tfimage.cli import common
 
 
@@ -24,28 +22,16 @@ def register(groups):
     parser.set_defaults(func=run)
 
 
-def output_path(input_path, out_dir):
-    """OUT_DIR/<input stem>.png, refusing to overwrite the input itself."""
-    stem = os.path.splitext(os.path.basename(input_path))[0]
-    path = os.path.join(out_dir, stem + ".png")
-    if os.path.abspath(path) == os.path.abspath(input_path):
-        raise ValueError(
-            f"The output would overwrite the input; choose another -o. Received: out={out_dir}"
-        )
-    return path
-
-
 def run(args):
     from tfimage import baselines, degradations, inference, io, pretrained
 
     paths = common.expand_inputs(args.inputs)
-    targets = [output_path(path, args.out) for path in paths]
+    targets = [common.output_path(path, args.out) for path in paths]
     if len(set(targets)) != len(targets):
         raise ValueError("Two inputs share a file name; denoise them into different folders.")
     noise_level = None if args.sigma is None else degradations.sigma_to_stddev(args.sigma)
     model = pretrained.load(args.model, data_dir=args.data_dir)
     _, takes_noise_level = inference.model_signature(model)
-    os.makedirs(args.out, exist_ok=True)
     bar = common.progress_bar(len(paths), "denoise")
     for path, target in zip(paths, targets):
         image = io.read_image(path)

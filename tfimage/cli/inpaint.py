@@ -1,7 +1,5 @@
 """`tfimage inpaint IN --mask MASK -o OUT` and `tfimage evaluate inpaint`: fill holes, score fills."""
 
-import os
-
 from tfimage.cli import common
 
 
@@ -16,7 +14,7 @@ def register(groups):
     )
     parser.add_argument("input", metavar="IN", help="image file")
     parser.add_argument("--mask", required=True, metavar="MASK", help="binary mask image, white = hole")
-    parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output PNG file")
+    parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output .png file, or a folder (OUT/<input name>.png)")
     parser.add_argument("--model", default="telea", help="telea, ns, a model name or a .keras path")
     parser.add_argument("--bit-depth", type=int, default=8, choices=(8, 16), help="PNG bits per channel")
     parser.add_argument("--data-dir", help="where weights are looked for first")
@@ -44,16 +42,15 @@ def register(groups):
 def run(args):
     from tfimage import io, restoration_tasks
 
-    if os.path.abspath(args.out) in (os.path.abspath(args.input), os.path.abspath(args.mask)):
-        raise ValueError(f"The output would overwrite an input; choose another -o. Received: out={args.out}")
+    target = common.output_path(args.input, args.out, protected=(args.mask,))
     image = io.read_image(args.input)
     if image.shape[2] == 4:
         image = io.convert_channels(image, 3, name=args.input)
     mask = restoration_tasks.read_mask(args.mask, size=image.shape[:2])
     model = restoration_tasks.load_model(args.model, data_dir=args.data_dir)
     restored = restoration_tasks.inpaint_image(model, image, mask)
-    io.write_image(args.out, restored, bit_depth=args.bit_depth)
-    print(f"{args.input} -> {args.out} ({int(mask.sum())} hole pixels, {100 * mask.mean():.1f}%)")
+    io.write_image(target, restored, bit_depth=args.bit_depth)
+    print(f"{args.input} -> {target} ({int(mask.sum())} hole pixels, {100 * mask.mean():.1f}%)")
 
 
 def run_evaluate(args):

@@ -1,7 +1,5 @@
 """`tfimage upscale IN --scale S -o OUT` and `tfimage evaluate sr`: super-resolution and its scores."""
 
-import os
-
 from tfimage.cli import common
 
 
@@ -13,7 +11,7 @@ def register(groups):
     )
     parser.add_argument("input", metavar="IN", help="image file")
     parser.add_argument("--scale", type=int, required=True, help="2, 3 or 4")
-    parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output PNG file")
+    parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output .png file, or a folder (OUT/<input name>.png)")
     parser.add_argument("--model", default="bicubic", help="bicubic, a model name or a .keras path")
     parser.add_argument("--bit-depth", type=int, default=8, choices=(8, 16), help="PNG bits per channel")
     parser.add_argument("--data-dir", help="where weights are looked for first")
@@ -41,16 +39,15 @@ def run(args):
     from tfimage import io, restoration_tasks
 
     scale = restoration_tasks.check_sr_scale(args.scale)
-    if os.path.abspath(args.out) == os.path.abspath(args.input):
-        raise ValueError(f"The output would overwrite the input; choose another -o. Received: out={args.out}")
+    target = common.output_path(args.input, args.out, protected=())
     image = io.read_image(args.input)
     if image.shape[2] == 4:
         image = io.convert_channels(image, 3, name=args.input)
     model = restoration_tasks.load_model(args.model, data_dir=args.data_dir)
     upscaled = restoration_tasks.upscale_image(model, image, scale)
-    io.write_image(args.out, upscaled, bit_depth=args.bit_depth)
+    io.write_image(target, upscaled, bit_depth=args.bit_depth)
     print(
-        f"{args.input} ({image.shape[1]}x{image.shape[0]}) -> {args.out} "
+        f"{args.input} ({image.shape[1]}x{image.shape[0]}) -> {target} "
         f"({upscaled.shape[1]}x{upscaled.shape[0]})"
     )
 
