@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from tfimage.networks import dcgan
+from tfimage.models.saving import SaveWithoutOptimizer
 
 LOSSES = ("non_saturating", "hinge", "wgan_gp")
 
@@ -49,7 +50,7 @@ def _as_labels(labels):
 
 
 @keras.saving.register_keras_serializable(package="tfimage")
-class GAN(keras.Model):
+class GAN(SaveWithoutOptimizer, keras.Model):
     """A DCGAN-style GAN with optional class conditioning and an EMA generator.
 
     `train_step` alternates `d_steps` discriminator updates, each on a real
@@ -191,24 +192,6 @@ class GAN(keras.Model):
             config["generator"] = keras.saving.serialize_keras_object(self.generator)
             config["discriminator"] = keras.saving.serialize_keras_object(self.discriminator)
         return config
-
-    def get_compile_config(self):
-        # The optimizers are not saved (see `saveable_copy`): nothing to restore.
-        return None
-
-    def saveable_copy(self):
-        """An uncompiled copy with the same weights (saved without optimizers)."""
-        copy = self.__class__.from_config(self.get_config())
-        copy.set_weights(self.get_weights())
-        return copy
-
-    def save(self, filepath, overwrite=True, **kwargs):
-        """Saves to a `.keras` file atomically, without the optimizer states."""
-        from tfimage.models.saving import save_atomic
-
-        if kwargs:
-            raise ValueError(f"Unsupported save arguments. Received: {sorted(kwargs)}")
-        return save_atomic(self, filepath, overwrite=overwrite)
 
     # -------------------------------------------------------------- networks
     def _generate(self, network, z, labels, training):

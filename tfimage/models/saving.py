@@ -105,3 +105,27 @@ def save_atomic(model, path, overwrite=True, include_optimizer=True):
         if os.path.exists(temp_path):
             os.remove(temp_path)
     return path
+
+
+class SaveWithoutOptimizer:
+    """Mixin for training wrappers with several optimizers (GAN, VAE): atomic, optimizer-free saves.
+
+    `save` writes an uncompiled copy with the same weights (`saveable_copy`)
+    through `save_atomic`, so a failed save never leaves a broken file.
+    """
+
+    def get_compile_config(self):
+        # The optimizers are not saved (see `saveable_copy`): nothing to restore.
+        return None
+
+    def saveable_copy(self):
+        """An uncompiled copy with the same weights (saved without optimizers)."""
+        copy = self.__class__.from_config(self.get_config())
+        copy.set_weights(self.get_weights())
+        return copy
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves to a `.keras` file atomically, without the optimizer states."""
+        if kwargs:
+            raise ValueError(f"Unsupported save arguments. Received: {sorted(kwargs)}")
+        return save_atomic(self, filepath, overwrite=overwrite)

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tfimage.models.gan import _as_labels, _check_count, _global_mean, _unpack, check_labels
 from tfimage.networks import vae_nets
+from tfimage.models.saving import SaveWithoutOptimizer
 
 RECONSTRUCTIONS = ("bce", "mse")
 
@@ -62,7 +63,7 @@ def reconstruction_loss(images, logits, kind="bce"):
 
 
 @keras.saving.register_keras_serializable(package="tfimage")
-class VAE(keras.Model):
+class VAE(SaveWithoutOptimizer, keras.Model):
     """A convolutional VAE with optional class conditioning.
 
     Example:
@@ -151,23 +152,6 @@ class VAE(keras.Model):
             config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
             config["decoder"] = keras.saving.serialize_keras_object(self.decoder)
         return config
-
-    def get_compile_config(self):
-        return None
-
-    def saveable_copy(self):
-        """An uncompiled copy with the same weights (saved without the optimizer)."""
-        copy = self.__class__.from_config(self.get_config())
-        copy.set_weights(self.get_weights())
-        return copy
-
-    def save(self, filepath, overwrite=True, **kwargs):
-        """Saves to a `.keras` file atomically, without the optimizer state."""
-        from tfimage.models.saving import save_atomic
-
-        if kwargs:
-            raise ValueError(f"Unsupported save arguments. Received: {sorted(kwargs)}")
-        return save_atomic(self, filepath, overwrite=overwrite)
 
     # -------------------------------------------------------------- networks
     def _encode(self, images, labels, training=False):
