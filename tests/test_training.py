@@ -44,31 +44,41 @@ def test_tiny_run_trains_checkpoints_and_validates(image_folder, tmp_path):
 
 def test_killed_run_resumes_without_losing_a_finished_epoch(image_folder, tmp_path):
     out = str(tmp_path / "run")
+    marker = str(tmp_path / "backed-up")
+    # With "kill", the run parks in the middle of epoch 1 right after a backup was written
+    # (tfimage's callbacks run before extra ones) and says so through a marker file.
     script = textwrap.dedent(f"""
         import sys, time, keras
         from tfimage import training
-        slow = [keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs=None: time.sleep(float(sys.argv[1])))]
+
+        class Park(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch = epoch
+
+            def on_train_batch_end(self, batch, logs=None):
+                if sys.argv[1] == "kill" and self.epoch == 1 and batch == 2:
+                    open({marker!r}, "w").close()
+                    time.sleep(120)
+
         training.train_denoiser({str(image_folder)!r}, {out!r}, sigma=25, steps=20, steps_per_epoch=5,
-                                backup_every=1, callbacks=slow, **{TINY!r})
+                                backup_every=1, callbacks=[Park()], **{TINY!r})
     """)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    process = subprocess.Popen([sys.executable, "-c", script, "0.3"], env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait for epoch 0 to finish, then kill mid-epoch 1
-        if os.path.exists(os.path.join(out, "log.csv")) and _epochs_logged(out):
-            break
+    process = subprocess.Popen([sys.executable, "-c", script, "kill"], env=env)
+    deadline = time.monotonic() + 240
+    while not os.path.exists(marker) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.1)
-    time.sleep(0.7)
+    assert os.path.exists(marker), "the run never reached the middle of epoch 1"
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert _epochs_logged(out) == [0]
     assert os.path.isdir(os.path.join(out, "backup"))
-    # The kill may land while the backup is written; make that case certain: the run must
-    # fall back to the previous backup instead of failing on a half-written file.
+    # A kill that lands while the backup is written leaves a broken file: the run must fall
+    # back to the previous backup (double checkpoint) instead of failing.
     latest = os.path.join(out, "backup", "latest.weights.h5")
     with open(latest, "r+b") as stream:
         stream.truncate(64)
-    done = subprocess.run([sys.executable, "-c", script, "0"], env=env, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script, "run"], env=env, timeout=300)
     assert done.returncode == 0
     assert _epochs_logged(out) == [0, 1, 2, 3]  # epoch 0 kept, not redone; the rest finished
 
