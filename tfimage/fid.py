@@ -47,6 +47,18 @@ def _check_features(features, name):
     return features
 
 
+def _check_pair(features_a, features_b):
+    """Both feature sets checked, and of the same dimension."""
+    features_a = _check_features(features_a, "features_a")
+    features_b = _check_features(features_b, "features_b")
+    if features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(
+            "The two feature sets have different dimensions. Received: "
+            f"features_a.shape={features_a.shape}, features_b.shape={features_b.shape}"
+        )
+    return features_a, features_b
+
+
 def gaussian_statistics(features):
     """Mean and covariance (float64) of a (samples, dimensions) feature array."""
     features = _check_features(features, "features")
@@ -99,13 +111,7 @@ def frechet_distance(features_a, features_b):
     Returns:
         The Frechet distance between the Gaussians fitted to each set (float).
     """
-    features_a = _check_features(features_a, "features_a")
-    features_b = _check_features(features_b, "features_b")
-    if features_a.shape[1] != features_b.shape[1]:
-        raise ValueError(
-            "The two feature sets have different dimensions. Received: "
-            f"features_a.shape={features_a.shape}, features_b.shape={features_b.shape}"
-        )
+    features_a, features_b = _check_pair(features_a, features_b)
     return frechet_distance_from_statistics(*gaussian_statistics(features_a),
                                             *gaussian_statistics(features_b))
 
@@ -144,13 +150,7 @@ def kernel_inception_distance(features_a, features_b, num_subsets=100, subset_si
         `(mean, std)` of the MMD^2 estimates over the subsets (floats; the
         mean can be slightly negative since the estimator is unbiased).
     """
-    features_a = _check_features(features_a, "features_a")
-    features_b = _check_features(features_b, "features_b")
-    if features_a.shape[1] != features_b.shape[1]:
-        raise ValueError(
-            "The two feature sets have different dimensions. Received: "
-            f"features_a.shape={features_a.shape}, features_b.shape={features_b.shape}"
-        )
+    features_a, features_b = _check_pair(features_a, features_b)
     if int(num_subsets) < 1:
         raise ValueError(f"num_subsets must be >= 1. Received: num_subsets={num_subsets}")
     if int(subset_size) < 2:
