@@ -135,3 +135,12 @@ def test_restore_dispatches_and_handles_noise_levels(tiny_dncnn):
             return image
 
     np.testing.assert_array_equal(restore(Identity(), image, noise_level=0.1), image)
+
+
+def test_gray_image_to_a_color_model_is_converted():
+    from tfimage.networks.dncnn import build_dncnn
+
+    gray = _image((16, 16, 1))
+    with pytest.warns(UserWarning, match="RGB"):
+        output = predict_image(build_dncnn(depth=3, filters=4, channels=3), gray)
+    assert output.shape == (16, 16, 3)
