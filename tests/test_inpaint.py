@@ -16,11 +16,9 @@ from tfimage.models.restorer import Restorer  # noqa: E402
 
 
 def _cli(argv, monkeypatch):
-    from tfimage.cli import main
+    from tfimage.cli.main import main
 
-    extra = tuple(m for m in ("tfimage.cli.inpaint", "tfimage.cli.upscale") if m not in main.COMMAND_MODULES)
-    monkeypatch.setattr(main, "COMMAND_MODULES", main.COMMAND_MODULES + extra)
-    return main.main(argv)
+    return main(argv)
 
 
 def _cbsd68_crop(size=96):

@@ -54,3 +54,20 @@ def output_path(input_path, out, protected=()):
     if os.path.abspath(path) in {os.path.abspath(p) for p in (input_path, *protected)}:
         raise ValueError(f"The output would overwrite an input; choose another -o. Received: out={out}")
     return path
+
+
+class EvaluationProgress:
+    """The `progress` callback of the evaluation harnesses: a bar that opens once the total is known."""
+
+    def __init__(self, description="evaluate"):
+        self.description = description
+        self.bar = None
+
+    def __call__(self, index, total, record):
+        if self.bar is None:
+            self.bar = progress_bar(total, self.description)
+        self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

@@ -27,19 +27,12 @@ def register(groups):
 def run(args):
     from tfimage import evaluation
 
-    bars = []
-
-    def progress(index, total, record):
-        if not bars:
-            bars.append(common.progress_bar(total, "evaluate"))
-        bars[0].update(1)
-
+    progress = common.EvaluationProgress()
     result = evaluation.evaluate_denoiser(
         args.model, args.dataset, args.sigma, limit=args.limit, seed=args.seed, tile=args.tile,
         blind=args.blind, data_dir=args.data_dir, progress=progress,
     )
-    for bar in bars:
-        bar.close()
+    progress.close()
     print(
         f"{result['model']} on {result['dataset']} sigma {args.sigma:g}: {result['images']} images, "
         f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f}, "

@@ -56,19 +56,12 @@ def run(args):
 def run_evaluate(args):
     from tfimage import restoration_tasks
 
-    bars = []
-
-    def progress(index, total, record):
-        if not bars:
-            bars.append(common.progress_bar(total, "evaluate"))
-        bars[0].update(1)
-
+    progress = common.EvaluationProgress()
     result = restoration_tasks.evaluate_inpainting(
         args.model, args.dataset, args.hole_ratio, limit=args.limit, seed=args.seed, kind=args.kind,
         data_dir=args.data_dir, progress=progress,
     )
-    for bar in bars:
-        bar.close()
+    progress.close()
     print(
         f"{result['model']} on {result['dataset']}, holes {100 * args.hole_ratio:g}% ({args.kind}): "
         f"{result['images']} images, PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f}, "

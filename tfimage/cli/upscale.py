@@ -56,18 +56,11 @@ def run_evaluate(args):
     from tfimage import restoration_tasks
 
     scale = restoration_tasks.check_sr_scale(args.scale)
-    bars = []
-
-    def progress(index, total, record):
-        if not bars:
-            bars.append(common.progress_bar(total, "evaluate"))
-        bars[0].update(1)
-
+    progress = common.EvaluationProgress()
     result = restoration_tasks.evaluate_sr(
         args.model, args.dataset, scale, limit=args.limit, data_dir=args.data_dir, progress=progress
     )
-    for bar in bars:
-        bar.close()
+    progress.close()
     print(
         f"{result['model']} on {result['dataset']} x{scale}: {result['images']} images, "
         f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f} (Y channel, {scale}-pixel border cropped), "
