@@ -15,11 +15,10 @@ import csv
 import os
 
 import keras
-import numpy as np
-import tensorflow as tf
 
-from tfimage import degradations, metrics, pretrained
+from tfimage import degradations, pretrained
 from tfimage.datasets import pipelines
+from tfimage.training import mean_psnr
 
 # Plain-dict presets of the unseen tasks: name -> degradation builder and description.
 TRANSFER_TASKS = {
@@ -43,11 +42,7 @@ class _ValidationCurve(keras.callbacks.Callback):
         self.curve = {}
 
     def measure(self):
-        values = []
-        for noisy, clean in zip(self.noisy, self.clean):
-            restored = tf.clip_by_value(self.model(noisy[None], training=False), 0.0, 1.0)
-            values.append(float(metrics.psnr(clean[None], restored)[0]))
-        return float(np.mean(values))
+        return mean_psnr(self.model, self.noisy, self.clean)
 
     def on_train_begin(self, logs=None):
         if 0 in self.at_steps:

@@ -141,6 +141,28 @@ def freeze_first(network, count):
     return layers[:count]
 
 
+def mean_psnr(model, degraded, clean):
+    """Mean PSNR of `model` on whole images, one at a time (outputs clipped to [0, 1]).
+
+    Args:
+        model: a Keras model or Restorer.
+        degraded: per image, the degraded (H, W, C) tensor, or a pair
+            (degraded, noise_level) for models with a noise-level input.
+        clean: the clean (H, W, C) images.
+
+    Returns:
+        The mean PSNR in dB (NaN when the model outputs NaN).
+    """
+    from tfimage import metrics
+
+    values = []
+    for noisy, image in zip(degraded, clean):
+        inputs = (noisy[0][None], tf.reshape(noisy[1], (1, 1))) if isinstance(noisy, tuple) else noisy[None]
+        restored = tf.clip_by_value(model(inputs, training=False), 0.0, 1.0)
+        values.append(float(metrics.psnr(image[None], restored)[0]))
+    return float(np.mean(values))
+
+
 class ValidationPSNR(keras.callbacks.Callback):
     """Logs the mean PSNR of held-out images after each epoch (as `val_psnr`)."""
 
@@ -152,14 +174,7 @@ class ValidationPSNR(keras.callbacks.Callback):
         self.noisy = [degradation(image, (seed, index)) for index, image in enumerate(images)]
 
     def on_epoch_end(self, epoch, logs=None):
-        from tfimage import metrics
-
-        values = []
-        for image, noisy in zip(self.images, self.noisy):
-            inputs = (noisy[0][None], tf.reshape(noisy[1], (1, 1))) if isinstance(noisy, tuple) else noisy[None]
-            restored = self.model(inputs, training=False)
-            values.append(float(metrics.psnr(image[None], tf.clip_by_value(restored, 0.0, 1.0))[0]))
-        value = float(np.mean(values))
+        value = mean_psnr(self.model, self.noisy, self.images)
         if logs is not None:
             logs["val_psnr"] = value
         if not np.isfinite(value):
