@@ -1,6 +1,9 @@
-"""GAN transfer experiment: pretrain on MNIST digits 0-7, fine-tune on 100 8s and 9s.
+"""GAN/VAE transfer experiment: pretrain on MNIST digits 0-7, fine-tune on 100 8s and 9s.
 
-Compares, at the same numbers of generator steps on the same 100 images:
+Compares, at the same numbers of training steps on the same 100 images
+(`--kind gan`, the default; `--kind vae` runs scratch and fine-tune for the
+VAE, whose samples come from a latent Gaussian mixture refitted to the 100
+target images at each measurement, `VAE.fit_latent_prior`):
 
 - "scratch": a GAN trained from random weights,
 - "fine-tune": the GAN pretrained on digits 0-7 (all of them in the 10k
@@ -14,7 +17,7 @@ and 9s of the split; the floor is the other half. Writes
 `benchmarks/results/transfer_gan_fid.csv` and `.png`.
 
 Usage:
-    TFIMAGE_DATA_DIR=/work/shared/data python benchmarks/transfer_gan.py
+    TFIMAGE_DATA_DIR=/work/shared/data python benchmarks/transfer_gan.py [--kind vae]
 """
 
 import argparse
@@ -28,6 +31,9 @@ import numpy as np
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=("gan", "vae"), default="gan")
+    parser.add_argument("--prior-components", type=int, default=1,
+                        help="VAE: latent mixture components fitted to the target images")
     parser.add_argument("--pretrain-epochs", type=int, default=10)
     parser.add_argument("--pretrained", help="reuse a pretrained .keras GAN instead")
     parser.add_argument("--target-images", type=int, default=100)
@@ -46,6 +52,7 @@ def main(argv=None):
     from tfimage.datasets.mnist import mnist_float
     from tfimage.datasets.pipelines import generative_dataset
     from tfimage.models.gan import GAN
+    from tfimage.models.vae import VAE
     from tfimage.plots import save_curves, save_image_grid
 
     start = time.time()
@@ -61,54 +68,69 @@ def main(argv=None):
     floor = fid.frechet_distance(extractor(target_all[other]), ref_features)
 
     os.makedirs(args.out, exist_ok=True)
+
+    def new_model():
+        if args.kind == "gan":
+            return GAN(image_shape=(28, 28, 1), seed=args.seed)
+        return VAE(image_shape=(28, 28, 1), seed=args.seed, prior_components=args.prior_components)
+
+    def samples(model, n):
+        if args.kind == "vae":
+            model.fit_latent_prior(target, seed=args.seed)
+        return model.sample(n, seed=args.seed)
+
     if args.pretrained:
         pretrained_path = args.pretrained
     else:
         keras.utils.set_random_seed(args.seed)
-        gan = GAN(image_shape=(28, 28, 1), seed=args.seed)
-        gan.compile()
-        gan.fit(generative_dataset(source, batch_size=64, seed=args.seed),
+        model = new_model()
+        model.compile()
+        model.fit(generative_dataset(source, batch_size=64, seed=args.seed),
                 epochs=args.pretrain_epochs, verbose=2, shuffle=False)
-        pretrained_path = os.path.join("runs", "transfer", "pretrained-0to7.keras")
-        gan.save(pretrained_path)
+        suffix = "" if args.kind == "gan" else "-vae"
+        pretrained_path = os.path.join("runs", "transfer", f"pretrained-0to7{suffix}.keras")
+        os.makedirs(os.path.dirname(pretrained_path), exist_ok=True)
+        model.save(pretrained_path)
     pretrain_seconds = time.time() - start
 
     steps = sorted({int(s) for s in args.steps.split(",")})
-    variants = {"scratch": (None, 0), "fine-tune": (pretrained_path, 0),
-                f"freezed-{args.freeze_d}": (pretrained_path, args.freeze_d)}
+    variants = {"scratch": (None, 0), "fine-tune": (pretrained_path, 0)}
+    if args.kind == "gan":
+        variants[f"freezed-{args.freeze_d}"] = (pretrained_path, args.freeze_d)
     curves = {}
     for name, (init, freeze) in variants.items():
         keras.utils.set_random_seed(args.seed)
         if init:
-            gan = keras.saving.load_model(init, compile=False)
+            model = keras.saving.load_model(init, compile=False)
         else:
-            gan = GAN(image_shape=(28, 28, 1), seed=args.seed)
-        gan.set_freeze_d(freeze)
-        gan.compile()
+            model = new_model()
+        if args.kind == "gan":
+            model.set_freeze_d(freeze)
+        model.compile()
         dataset = generative_dataset(target, batch_size=args.batch_size, seed=args.seed).repeat()
         done, values = 0, []
         for step in steps:
             if step > done:
-                gan.fit(dataset, steps_per_epoch=step - done, epochs=1, verbose=0, shuffle=False)
+                model.fit(dataset, steps_per_epoch=step - done, epochs=1, verbose=0, shuffle=False)
                 done = step
-            value = fid.frechet_distance(extractor(gan.sample(args.samples, seed=args.seed)),
-                                         ref_features)
+            value = fid.frechet_distance(extractor(samples(model, args.samples)), ref_features)
             values.append(value)
             print(json.dumps({"variant": name, "step": step, "fid": value}), flush=True)
         curves[name] = values
-        save_image_grid(gan.sample(32, seed=args.seed),
-                        os.path.join(args.out, f"transfer_gan_{name}.png"), ncols=8, scale=2)
+        save_image_grid(samples(model, 32),
+                        os.path.join(args.out, f"transfer_{args.kind}_{name}.png"), ncols=8, scale=2)
 
-    csv_path = os.path.join(args.out, "transfer_gan_fid.csv")
+    csv_path = os.path.join(args.out, f"transfer_{args.kind}_fid.csv")
     with open(csv_path, "w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(["step"] + list(curves) + ["floor"])
         for i, step in enumerate(steps):
             writer.writerow([step] + [f"{curves[n][i]:.4f}" for n in curves] + [f"{floor:.4f}"])
     save_curves(steps, dict(curves, floor=[floor] * len(steps)),
-                os.path.join(args.out, "transfer_gan_fid.png"), xlabel="generator steps",
+                os.path.join(args.out, f"transfer_{args.kind}_fid.png"),
+                xlabel="generator steps" if args.kind == "gan" else "VAE steps",
                 ylabel="FID (MNIST classifier features)", logy=True,
-                title=f"{args.target_images} images of 8s and 9s: scratch vs transfer")
+                title=f"{args.kind.upper()}, {args.target_images} images of 8s and 9s: scratch vs transfer")
     print(json.dumps({"csv": csv_path, "floor": floor, "pretrain_seconds": round(pretrain_seconds),
                       "total_seconds": round(time.time() - start), "samples": args.samples,
                       "reference_images": int(len(reference))}))

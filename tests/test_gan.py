@@ -299,3 +299,39 @@ def test_model_names_resolve_in_the_models_dir(tmp_path, monkeypatch):
         load_generative_model("tiny-gan", "vae")
     with pytest.raises(FileNotFoundError, match="shipped: tiny-gan"):
         resolve_model_path("mnist-gan")
+
+
+CLI_MIRRORED_SCRIPT = textwrap.dedent("""
+    import sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from tfimage.cli.main import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+@pytest.mark.parametrize("kind", ["gan", "vae"])
+def test_cli_train_under_mirrored_strategy(tmp_path, kind):
+    from tfimage import io
+
+    folder = tmp_path / "digits"
+    rng = np.random.default_rng(0)
+    for index in range(8):
+        io.write_image(str(folder / f"{index}.png"), rng.random((16, 16, 1)))
+    out = tmp_path / "run"
+    sizes = ["--generator-filters", "4", "--discriminator-filters", "4"] if kind == "gan" else ["--filters", "4"]
+    argv = ["train", kind, "--data", str(folder), "--epochs", "1", "--batch-size", "4", "--latent-dim", "4",
+            "--strategy", "mirrored", "--out", str(out)] + sizes
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run([sys.executable, "-c", CLI_MIRRORED_SCRIPT] + argv, capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "MirroredStrategy: 2 replicas" in proc.stdout
+    import csv
+
+    with open(out / "history.csv") as stream:
+        last = list(csv.DictReader(stream))[-1]
+    losses = {key: float(value) for key, value in last.items() if key.endswith("loss") and not key.startswith("val_")}
+    assert losses and all(np.isfinite(value) for value in losses.values()), last
+    assert (out / "model.keras").stat().st_size > 0

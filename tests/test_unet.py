@@ -107,3 +107,33 @@ def test_init_encoder_from_copies_matching_convolutions():
     )
     with pytest.raises(ValueError, match="source="):
         restoration_tasks.init_encoder_from(build_unet(1, filters=(4, 8)), source)
+
+
+def test_cli_transfer_encoder_writes_csv_and_png(tmp_path, capsys):
+    import csv
+    import json
+
+    from tfimage import io
+    from tfimage.cli.main import main
+
+    keras.utils.set_random_seed(2)
+    source = build_unet(1, filters=(4, 8), extra_inputs=1, residual=True)  # e.g. an inpainting U-Net
+    source.save(str(tmp_path / "source.keras"))
+    folder = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for index in range(6):
+        smooth = np.cumsum(np.cumsum(rng.random((40, 40, 1)), 0), 1)
+        io.write_image(str(folder / f"{index}.png"), smooth / smooth.max())
+    status = main([
+        "experiment", "transfer-encoder", "--pretrained", str(tmp_path / "source.keras"), "--data", str(folder),
+        "--filters", "4", "8", "--train-images", "2", "--steps", "2", "--eval-every", "1", "--patch", "32",
+        "--batch", "2", "--out-dir", str(tmp_path / "results"),
+    ])
+    assert status == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["copied_layers"] == 4 and summary["steps"] == [0, 1, 2]
+    with open(tmp_path / "results" / "transfer_encoder_denoise.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [int(row["step"]) for row in rows] == [0, 1, 2]
+    assert float(rows[0]["pretrained_psnr"]) != float(rows[0]["scratch_psnr"])
+    assert (tmp_path / "results" / "transfer_encoder_denoise.png").stat().st_size > 1000

@@ -119,3 +119,38 @@ def test_bad_inputs_name_the_argument():
 def test_vae_compile_rejects_a_loss():
     with pytest.raises(ValueError, match="loss="):
         tiny_vae().compile(loss="mse")
+
+
+def test_latent_mixture_prior_is_fitted_sampled_and_saved(tmp_path):
+    vae = tiny_vae(num_classes=2, prior_components=2)
+    x = images(40)
+    labels = np.arange(40) % 2
+    with pytest.raises(ValueError, match="fit_latent_prior"):
+        vae.sample(4, labels=0, prior="mixture")
+    standard = vae.sample(4, labels=0, seed=3)
+    assert not vae.has_latent_prior
+    vae.fit_latent_prior(x, labels)
+    assert vae.has_latent_prior
+    # The mixture of class 1 is fitted to the posterior means of class-1 images.
+    z_mean, _ = vae.encode(x[labels == 1], labels=1)
+    latents = vae.sample_latents(4000, labels=np.ones((4000, 1), int), seed=0)
+    np.testing.assert_allclose(latents.mean(0), z_mean.mean(0), atol=0.1 * z_mean.std(0).max() + 0.02)
+    mixture = vae.sample(4, labels=0, seed=3)
+    assert not np.allclose(mixture, standard)
+    np.testing.assert_allclose(vae.sample(4, labels=0, seed=3, prior="standard"), standard, atol=1e-6)
+    path = str(tmp_path / "vae.keras")
+    vae.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.prior_components == 2 and loaded.has_latent_prior
+    np.testing.assert_allclose(loaded.sample(4, labels=0, seed=3), mixture, atol=1e-6)
+
+
+def test_latent_mixture_bad_arguments():
+    with pytest.raises(ValueError, match="prior_components=-1"):
+        tiny_vae(prior_components=-1)
+    with pytest.raises(ValueError, match="prior_components=0"):
+        tiny_vae().fit_latent_prior(images(8))
+    with pytest.raises(ValueError, match="Received: 3 images"):
+        tiny_vae(prior_components=2).fit_latent_prior(images(3))
+    with pytest.raises(ValueError, match="prior='gmm'"):
+        tiny_vae().sample(2, prior="gmm")

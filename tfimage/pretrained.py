@@ -176,6 +176,29 @@ OUR_MODELS = {
         "sigma_range": (0, 55),
         "file": "tfimage-color-blind.keras",
     },
+    "tfimage-sr-x4": {
+        "description": "ours: x4 super-resolution, small EDSR with a bicubic skip, on luma (color images through Y)",
+        "task": "sr",
+        "scale": 4,
+        "channels": 1,
+        "sigma": None,
+        "file": "tfimage-sr-x4.keras",
+    },
+    "tfimage-sr-x2": {
+        "description": "ours: x2 super-resolution, fine-tuned from tfimage-sr-x4 (all but the last layer)",
+        "task": "sr",
+        "scale": 2,
+        "channels": 1,
+        "sigma": None,
+        "file": "tfimage-sr-x2.keras",
+    },
+    "tfimage-inpaint": {
+        "description": "ours: U-Net inpainting of free-form holes, gray (color images channel by channel)",
+        "task": "inpaint",
+        "channels": 1,
+        "sigma": None,
+        "file": "tfimage-inpaint.keras",
+    },
     "mnist-gan": {
         "description": "ours: class-conditional DCGAN on MNIST (EMA generator), 28x28 gray",
         "task": "generation",
@@ -183,7 +206,7 @@ OUR_MODELS = {
         "file": "mnist-gan.keras",
     },
     "mnist-vae": {
-        "description": "ours: class-conditional convolutional VAE on MNIST, 28x28 gray",
+        "description": "ours: class-conditional convolutional VAE on MNIST (latent mixture prior), 28x28 gray",
         "task": "generation",
         "sigma": None,
         "file": "mnist-vae.keras",

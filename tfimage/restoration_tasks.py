@@ -18,6 +18,11 @@ the HR image is cropped to a multiple of the scale, downsampled with
 BT.601 luma (Y) after cropping `scale` pixels from each border. The
 `bicubic` baseline upsamples with TensorFlow's bicubic resize.
 
+Gray (1-channel) models restore color images too: an SR model upscales the
+Y channel of `tfimage.color.rgb_to_ycbcr` while Cb and Cr are upsampled
+bicubically (SRCNN/VDSR/ESPCN's setting), and an inpainting model fills R, G
+and B as three gray images.
+
 Baselines share the call shape of `tfimage.baselines` (attributes
 `channels`, `noise_level_input`, `description`, `task`, and
 `predict_image(image, noise_level=None, mask=None | scale=None)`);
@@ -331,11 +336,18 @@ def inpaint_image(model, image, mask, composite=True):
             f"{network.name} with inputs {[tuple(tensor.shape) for tensor in inputs]}"
         )
     channels = inputs[0].shape[-1]
-    if channels is not None and image.shape[2] != channels:
+    per_channel = channels == 1 and image.shape[2] == 3
+    if channels is not None and image.shape[2] != channels and not per_channel:
         image = io.convert_channels(image, channels, name="the input image")
     _check_min_size(image, max(MIN_IMAGE_SIZE, required_multiple(network)))
     known = image * (1.0 - mask)
-    output = np.asarray(network([known[None], mask[None]], training=False), dtype=np.float32)[0]
+    if per_channel:  # a gray model fills R, G and B as three gray images
+        batch = np.transpose(known, (2, 0, 1))[..., None]
+        masks = np.repeat(mask[None], 3, axis=0)
+        output = np.asarray(network([batch, masks], training=False), dtype=np.float32)
+        output = np.transpose(output[..., 0], (1, 2, 0))
+    else:
+        output = np.asarray(network([known[None], mask[None]], training=False), dtype=np.float32)[0]
     if composite:
         output = known + mask * output
     return np.clip(output, 0.0, 1.0).astype(np.float32)
@@ -382,13 +394,22 @@ def upscale_image(model, image, scale):
 
     network = _network(model)
     channels = network.inputs[0].shape[-1]
-    if channels is not None and image.shape[2] != channels:
+    luma_only = channels == 1 and image.shape[2] == 3
+    if channels is not None and image.shape[2] != channels and not luma_only:
         image = io.convert_channels(image, channels, name="the input image")
     own = model_scale(network)
     if own != scale:
         raise ValueError(f"The model upscales by {own}, not by {scale}. Received: scale={scale}")
     _check_min_size(image, max(MIN_LOW_RES_SIZE, -(-required_multiple(network) // scale)))
-    output = np.asarray(network(image[None], training=False), dtype=np.float32)[0]
+    if luma_only:  # the SR papers' setting: the network on Y, bicubic on Cb and Cr
+        from tfimage import color, degradations
+
+        ycbcr = color.rgb_to_ycbcr(image)
+        luma = np.asarray(network(ycbcr[None, :, :, :1], training=False), dtype=np.float32)[0]
+        chroma = np.asarray(degradations.bicubic_upsample(ycbcr[:, :, 1:], scale), dtype=np.float32)
+        output = color.ycbcr_to_rgb(np.concatenate([luma, chroma], axis=-1))
+    else:
+        output = np.asarray(network(image[None], training=False), dtype=np.float32)[0]
     return np.clip(output, 0.0, 1.0).astype(np.float32)
 
 
@@ -438,6 +459,8 @@ def _load_set(model, dataset, limit, data_dir):
     from tfimage.datasets import pipelines
 
     channels, _ = inference.model_signature(_network(model)) if _is_keras_model(model) else (None, False)
+    if channels == 1:
+        channels = None  # a gray model restores color images through Y (SR) or per channel (inpainting)
     return pipelines.load_source(dataset, channels=channels, limit=limit, data_dir=data_dir)
 
 

@@ -157,7 +157,12 @@ def mean_psnr(model, degraded, clean):
 
     values = []
     for noisy, image in zip(degraded, clean):
-        inputs = (noisy[0][None], tf.reshape(noisy[1], (1, 1))) if isinstance(noisy, tuple) else noisy[None]
+        if isinstance(noisy, tuple):  # (image, noise level) or (masked image, mask)
+            second = tf.convert_to_tensor(noisy[1], tf.float32)
+            second = second[None] if second.shape.rank == 3 else tf.reshape(second, (1, 1))
+            inputs = (noisy[0][None], second)
+        else:
+            inputs = noisy[None]
         restored = tf.clip_by_value(model(inputs, training=False), 0.0, 1.0)
         values.append(float(metrics.psnr(image[None], restored)[0]))
     return float(np.mean(values))
@@ -207,8 +212,27 @@ def noise_training_degradation(sigma=None, sigma_range=None, noise_level_input=F
     return ranged
 
 
-def build_network(arch, channels, depth=None, filters=None, residual=None):
-    """A fresh DnCNN or FFDNet network for training (defaults: the papers' sizes)."""
+TASK_ARCHS = {"denoise": ("dncnn", "ffdnet"), "sr": ("edsr", "espcn", "unet"), "inpaint": ("unet",)}
+
+
+def build_network(arch, channels, depth=None, filters=None, residual=None, task="denoise", scale=4):
+    """A fresh network for training (defaults: the papers' sizes, smaller for the U-Nets).
+
+    Args:
+        arch: one of `TASK_ARCHS[task]`.
+        channels: 1 or 3.
+        depth: convolutions (DnCNN/FFDNet), residual blocks (EDSR) or
+            U-Net levels.
+        filters: width (DnCNN/FFDNet/EDSR) or the first U-Net level's width
+            (doubled at each level).
+        residual: FFDNet only: predict the noise.
+        task: "denoise", "sr" or "inpaint".
+        scale: SR factor.
+    """
+    if task not in TASK_ARCHS:
+        raise ValueError(f"task must be one of {', '.join(TASK_ARCHS)}. Received: task={task!r}")
+    if arch not in TASK_ARCHS[task]:
+        raise ValueError(f"arch must be one of {', '.join(TASK_ARCHS[task])} for task={task}. Received: arch={arch!r}")
     if arch == "dncnn":
         from tfimage.networks.dncnn import build_dncnn
 
@@ -221,7 +245,21 @@ def build_network(arch, channels, depth=None, filters=None, residual=None):
             channels=channels, depth=depth or default_depth, filters=filters or default_filters,
             residual=bool(residual),
         )
-    raise ValueError(f"arch must be 'dncnn' or 'ffdnet'. Received: arch={arch!r}")
+    if arch == "edsr":
+        from tfimage.networks.edsr import build_edsr
+
+        return build_edsr(scale, channels, filters=filters or 48, blocks=8 if depth is None else depth)
+    if arch == "espcn":
+        from tfimage.networks.espcn import build_espcn
+
+        return build_espcn(scale, channels)
+    from tfimage.networks.unet import build_unet, build_unet_sr
+
+    widths = tuple((filters or 32) * 2**level for level in range(depth or 4))
+    if task == "sr":
+        return build_unet_sr(scale, channels, filters=widths)
+    # Residual: the network adds a correction to the masked image (zeros in the holes).
+    return build_unet(channels, filters=widths, extra_inputs=1, residual=True)
 
 
 def check_out_dir(out_dir, config, overwrite=False):
@@ -255,10 +293,11 @@ def check_out_dir(out_dir, config, overwrite=False):
     return False
 
 
-def train_denoiser(
+def train_restorer(
     data,
     out_dir,
-    arch="ffdnet",
+    task="denoise",
+    arch=None,
     init="scratch",
     sigma=None,
     sigma_range=None,
@@ -275,6 +314,10 @@ def train_denoiser(
     loss="l2",
     freeze_layers=0,
     widen=False,
+    partial_init=False,
+    scale=4,
+    hole_ratio=0.25,
+    mask_kind="strokes",
     validation_images=8,
     validation_sigma=None,
     backup_every=50,
@@ -286,7 +329,14 @@ def train_denoiser(
     callbacks=None,
     verbose=2,
 ):
-    """Trains (or fine-tunes) a denoiser; resumable, with the best model in out_dir/model.keras.
+    """Trains (or fine-tunes) a restoration network; resumable, best model in out_dir/model.keras.
+
+    One loop for the three tasks, each a Restorer around a functional network
+    fed by `restoration_dataset` with the task's degradation applied on the fly:
+    "denoise" (Gaussian noise, fixed `sigma` or blind `sigma_range`), "sr"
+    (bicubic downsampling by `scale`; the network maps the low-resolution
+    patch to the high-resolution one) and "inpaint" (`random_mask` holes of
+    `hole_ratio`; the network takes `[masked, mask]`).
 
     Args:
         data: training images: a catalogue name ("train400"), a bundled set
@@ -294,15 +344,17 @@ def train_denoiser(
             for validation and never trained on.
         out_dir: run folder: model.keras (best by validation PSNR),
             backup/ (resume state), log.csv, tensorboard/, train_config.json.
-        arch: "dncnn" or "ffdnet".
+        task: "denoise", "sr" or "inpaint".
+        arch: one of `TASK_ARCHS[task]` (default: ffdnet, edsr, unet).
         init: "scratch", or a model name of `tfimage.pretrained`, a `.keras`
             path or a Keras network: its architecture, channels and weights
             are the starting point (arch, channels, depth, filters and
             residual are then ignored).
-        sigma: fixed training noise level (0-255), or None with sigma_range.
+        sigma: denoise: fixed training noise level (0-255), or None with
+            sigma_range.
         sigma_range: (low, high) noise levels (0-255) for blind training.
         channels: 1 or 3.
-        depth, filters: network size (None: the paper's).
+        depth, filters: network size (None: the paper's; see `build_network`).
         residual: FFDNet only: predict the noise and subtract it (faster
             training from scratch); official FFDNet weights are not residual.
         patch_size, batch_size: training patches.
@@ -315,6 +367,12 @@ def train_denoiser(
         freeze_layers: freeze the first K convolutions (fine-tuning).
         widen: turn a gray FFDNet `init` into a color one first
             (`widen_to_color`): gray-to-color transfer.
+        partial_init: build the network from arch/depth/filters and copy
+            only the `init` convolutions whose shapes match (e.g. an x4 SR
+            model into an x2 one: everything but the last convolution).
+        scale: sr: the upscaling factor (2, 3 or 4).
+        hole_ratio: inpaint: the fraction of missing pixels.
+        mask_kind: inpaint: "strokes" (free-form) or "boxes".
         validation_images: images held out for validation PSNR.
         validation_sigma: noise level (0-255) for validation; default: `sigma`, or 25
             (clipped into `sigma_range`) for blind training.
@@ -331,8 +389,20 @@ def train_denoiser(
         The Keras History of this call (a resumed run logs only its own
         epochs); the best model is `out_dir/model.keras`.
     """
-    from tfimage import inference, pretrained
+    from tfimage import inference, pretrained, restoration_tasks
     from tfimage.models.restorer import Restorer
+
+    if task not in TASK_ARCHS:
+        raise ValueError(f"task must be one of {', '.join(TASK_ARCHS)}. Received: task={task!r}")
+    arch = arch or {"denoise": "ffdnet", "sr": "edsr", "inpaint": "unet"}[task]
+    if task == "sr":
+        scale = restoration_tasks.check_sr_scale(scale)
+        if patch_size % scale:
+            raise ValueError(f"patch_size must be a multiple of scale={scale}. Received: patch_size={patch_size}")
+    if task == "denoise" and (sigma is None) == (sigma_range is None):
+        raise ValueError(
+            f"Give exactly one of sigma and sigma_range. Received: sigma={sigma}, sigma_range={sigma_range}"
+        )
 
     if steps < 1 or steps_per_epoch < 1:
         raise ValueError(
@@ -351,14 +421,17 @@ def train_denoiser(
             raise ValueError(f"init must name a Keras network, not a baseline. Received: init={init!r}")
         if widen:
             source = widen_to_color(source)
-        channels, noise_level_input = inference.model_signature(source)
+        if partial_init:
+            noise_level_input = arch == "ffdnet" or task == "inpaint"
+        else:
+            channels, noise_level_input = inference.model_signature(source)
     else:
-        noise_level_input = arch == "ffdnet"
-    if validation_sigma is None:
+        noise_level_input = arch == "ffdnet" or task == "inpaint"
+    if task == "denoise" and validation_sigma is None:
         validation_sigma = sigma if sigma is not None else min(max(25, sigma_range[0]), sigma_range[1])
     config = {
         "data": data if isinstance(data, str) else "custom",
-        "arch": arch if source is None else None,
+        "arch": arch if source is None or partial_init else None,
         "init": init.name if isinstance(init, keras.Model) else str(init), "sigma": sigma,
         "sigma_range": list(sigma_range) if sigma_range is not None else None,
         "channels": channels, "depth": depth, "filters": filters, "residual": residual,
@@ -368,7 +441,15 @@ def train_denoiser(
         "freeze_layers": freeze_layers, "widen": widen, "validation_images": validation_images,
         "validation_sigma": validation_sigma, "seed": seed,
     }
-    degradation = noise_training_degradation(sigma, sigma_range, noise_level_input)
+    if task != "denoise":  # (denoising runs keep the keys of earlier versions, so they resume)
+        config.update(task=task, partial_init=partial_init)
+        config.update({"sr": {"scale": scale}, "inpaint": {"hole_ratio": hole_ratio, "mask_kind": mask_kind}}[task])
+    if task == "denoise":
+        degradation = noise_training_degradation(sigma, sigma_range, noise_level_input)
+    elif task == "sr":
+        degradation = restoration_tasks.sr_degradation(scale)
+    else:
+        degradation = restoration_tasks.inpainting_degradation(hole_ratio, kind=mask_kind)
     names, images = pipelines.load_source(data, channels=channels, data_dir=data_dir)
     if len(images) <= validation_images:
         raise ValueError(
@@ -395,11 +476,25 @@ def train_denoiser(
     )
     scope = strategy.scope() if strategy is not None else _null_scope()
     with scope:
-        if source is None:
-            network = build_network(arch, channels, depth, filters, residual)
+        if source is None or partial_init:
+            network = build_network(arch, channels, depth, filters, residual, task=task, scale=scale)
+            if partial_init:
+                copied = init_from_weights(network, source, strict=False)
+                if not copied:
+                    raise ValueError(f"No convolution of the init model fits this network. Received: init={init}")
+                if verbose:
+                    print(f"Copied {copied} of {len(conv_layers(network))} convolutions from {init}.")
         else:  # the pretrained network's own architecture, with its weights
             network = keras.models.clone_model(source)
             network.set_weights(source.get_weights())
+        if task == "inpaint":
+            from tfimage.networks.unet import required_multiple
+
+            if patch_size % required_multiple(network):
+                raise ValueError(
+                    f"patch_size must be a multiple of the U-Net's stride {required_multiple(network)}. "
+                    f"Received: patch_size={patch_size}"
+                )
         if freeze_layers:
             freeze_first(network, freeze_layers)
         schedule = keras.optimizers.schedules.CosineDecay(
@@ -412,11 +507,10 @@ def train_denoiser(
         sample_inputs, _ = next(iter(dataset.take(1)))
         restorer(sample_inputs)
         restorer.optimizer.build(restorer.trainable_variables)
-    val_level = degradations.sigma_to_stddev(validation_sigma)
-
-    def val_degradation(image, seed_pair):
-        noisy = degradations.gaussian_noise(image, val_level, seed_pair)
-        return (noisy, tf.constant(val_level)) if noise_level_input else noisy
+    val_degradation = validation_degradation(task, validation_sigma, noise_level_input, scale, hole_ratio, mask_kind)
+    multiple = {"sr": scale, "inpaint": 16}.get(task, 1)
+    val_images = [image[: image.shape[0] // multiple * multiple, : image.shape[1] // multiple * multiple]
+                  for image in val_images]
 
     extra_callbacks = list(callbacks or [])
     callbacks = [
@@ -436,6 +530,46 @@ def train_denoiser(
         dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
         shuffle=False,
     )
+
+
+def train_denoiser(data, out_dir, **kwargs):
+    """`train_restorer(data, out_dir, task="denoise", ...)`: what `tfimage train denoise` runs."""
+    return train_restorer(data, out_dir, task="denoise", **kwargs)
+
+
+def validation_degradation(task, sigma=25, noise_level_input=False, scale=4, hole_ratio=0.25, mask_kind="strokes"):
+    """The seeded degradation of held-out images: `(image, seed_pair) -> model input`."""
+    if task == "sr":
+        return lambda image, seed_pair: degradations.bicubic_downsample(image, scale)
+    if task == "inpaint":
+        def holes(image, seed_pair):
+            mask = degradations.random_mask(
+                image.shape[0], image.shape[1], hole_ratio, seed=tuple(int(v) for v in seed_pair), kind=mask_kind
+            )
+            return (image * (1.0 - mask), mask)
+
+        return holes
+    level = degradations.sigma_to_stddev(sigma)
+
+    def noise(image, seed_pair):
+        noisy = degradations.gaussian_noise(image, level, seed_pair)
+        return (noisy, tf.constant(level)) if noise_level_input else noisy
+
+    return noise
+
+
+def mirrored_strategy():
+    """A MirroredStrategy over every GPU, else over every logical CPU device (prints the replica count).
+
+    With no GPU, `tf.distribute.MirroredStrategy()` would use one CPU device; the logical
+    CPU devices of `tf.config.set_logical_device_configuration` are taken instead, which
+    is how the multi-replica code path is exercised on a CPU machine.
+    """
+    devices = [device.name for device in tf.config.list_logical_devices("GPU")]
+    devices = devices or [device.name for device in tf.config.list_logical_devices("CPU")]
+    strategy = tf.distribute.MirroredStrategy(devices)
+    print(f"MirroredStrategy: {strategy.num_replicas_in_sync} replicas ({', '.join(devices)})")
+    return strategy
 
 
 class _null_scope:

@@ -1,4 +1,4 @@
-"""`tfimage experiment transfer-denoise`: scratch vs pretrained on an unseen task."""
+"""`tfimage experiment transfer-denoise|transfer-encoder`: scratch vs pretrained at equal steps."""
 
 import json
 
@@ -19,6 +19,76 @@ def register(groups):
     parser.add_argument("--out-dir", default="benchmarks/results")
     parser.add_argument("--data-dir")
     parser.set_defaults(func=run)
+
+    encoder = groups["experiment"].add_parser(
+        "transfer-encoder",
+        help="One U-Net trained twice: encoder from a pretrained network vs random; PSNR vs steps (CSV, PNG).",
+        description=(
+            "With --encoder plain (default), the U-Net's encoder convolutions are copied from --pretrained "
+            "(a .keras model or name, e.g. saved_models/tfimage-inpaint.keras); with a Keras Applications "
+            "--encoder (vgg16, resnet50, ...), --pretrained is 'imagenet' or a weights file."
+        ),
+    )
+    encoder.add_argument("--pretrained", required=True, help="model name/.keras path, or imagenet/weights file")
+    encoder.add_argument("--task", choices=("denoise", "inpaint", "sr"), default="denoise")
+    encoder.add_argument("--encoder", default="plain", help="plain or a backbone name")
+    encoder.add_argument("--data", default="train400", help="training images (the last 4 are held out)")
+    encoder.add_argument("--filters", type=int, nargs="+", default=[24, 48, 96, 192], help="U-Net widths")
+    encoder.add_argument("--channels", type=int, choices=(1, 3), default=1)
+    encoder.add_argument("--train-images", type=int, default=50, help="use the first N images (plus 4 held out)")
+    encoder.add_argument("--steps", type=int, default=300)
+    encoder.add_argument("--eval-every", type=int, default=50)
+    encoder.add_argument("--batch", type=int, default=8)
+    encoder.add_argument("--patch", type=int, default=48)
+    encoder.add_argument("--lr", type=float, default=1e-3)
+    encoder.add_argument("--sigma", type=float, default=25, help="denoise: noise level")
+    encoder.add_argument("--hole-ratio", type=float, default=0.25, help="inpaint: hole fraction")
+    encoder.add_argument("--scale", type=int, default=2, help="sr: factor")
+    encoder.add_argument("--seed", type=int, default=0)
+    encoder.add_argument("--out-dir", default="benchmarks/results")
+    encoder.add_argument("--data-dir")
+    encoder.set_defaults(func=run_encoder)
+
+
+def run_encoder(args):
+    import csv
+    import os
+
+    from tfimage import plots, restoration_tasks
+    from tfimage.datasets import pipelines
+
+    if args.train_images < 1:
+        raise ValueError(f"--train-images must be positive. Received: --train-images={args.train_images}")
+    _, images = pipelines.load_source(args.data, channels=args.channels, data_dir=args.data_dir)
+    images = images[: args.train_images] + images[-4:]
+    encoder = None if args.encoder == "plain" else args.encoder
+    result = restoration_tasks.compare_encoder_init(
+        images, args.pretrained, task=args.task, encoder=encoder, steps=args.steps, eval_every=args.eval_every,
+        channels=args.channels, filters=tuple(args.filters), patch_size=args.patch, batch_size=args.batch,
+        learning_rate=args.lr, sigma=args.sigma, hole_ratio=args.hole_ratio, scale=args.scale,
+        validation_images=4, seed=args.seed, data_dir=args.data_dir, verbose=0,
+    )
+    os.makedirs(args.out_dir, exist_ok=True)
+    stem = os.path.join(args.out_dir, f"transfer_encoder_{args.task}")
+    with open(stem + ".csv.tmp", "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["step", "scratch_psnr", "pretrained_psnr"])
+        for step, scratch, pretrained in zip(result["steps"], result["scratch"], result["pretrained"]):
+            writer.writerow([step, f"{scratch:.4f}", f"{pretrained:.4f}"])
+    os.replace(stem + ".csv.tmp", stem + ".csv")
+    name = os.path.basename(str(args.pretrained))
+    plots.save_curves(
+        result["steps"], {"random encoder": result["scratch"], f"encoder from {name}": result["pretrained"]},
+        stem + ".png", xlabel="training step", ylabel="validation PSNR (dB)",
+        title=f"U-Net {args.task}: pretrained vs random encoder ({len(images) - 4} images)",
+    )
+    print(f"{'step':>6} {'random':>8} {'pretrained':>10}")
+    for step, scratch, pretrained in zip(result["steps"], result["scratch"], result["pretrained"]):
+        print(f"{step:>6} {scratch:>8.2f} {pretrained:>10.2f}")
+    summary = {key: result[key] for key in ("task", "encoder", "steps", "scratch", "pretrained", "seconds")}
+    summary.update(copied_layers=result.get("copied_layers"), csv=stem + ".csv", png=stem + ".png",
+                   pretrained_from=str(args.pretrained))
+    print(json.dumps(summary))
 
 
 def run(args):

@@ -6,6 +6,7 @@ draw sample grids, and score a model with FID (Heusel et al., NeurIPS 2017)
 and KID (Binkowski et al., ICLR 2018) against real images.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -57,6 +58,8 @@ def register(groups):
         parser.add_argument("--learning-rate", type=float, default=None)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--data-dir", help="folder holding MNIST/ (else $TFIMAGE_DATA_DIR)")
+        parser.add_argument("--strategy", choices=("none", "mirrored"), default="none",
+                            help="tf.distribute strategy (mirrored: every local GPU, or CPU)")
         if kind == "gan":
             parser.add_argument("--loss", default="non_saturating",
                                 choices=("non_saturating", "hinge", "wgan_gp"))
@@ -70,6 +73,10 @@ def register(groups):
         else:
             parser.add_argument("--beta", type=float, default=1.0, help="weight of the KL term")
             parser.add_argument("--filters", type=_positive_int("--filters"), default=32)
+            parser.add_argument(
+                "--prior-components", type=int, default=0,
+                help="after training, fit a K-component Gaussian mixture (per class) to the latent "
+                     "means and sample from it instead of N(0, I) (new models only)")
         parser.set_defaults(func=train_command, kind=kind)
 
     parser = groups["root"].add_parser(
@@ -196,39 +203,52 @@ def train_command(args):
             f"--batch-size is larger than the {len(images)} training images. "
             f"Received: --batch-size={args.batch_size}")
     keras.utils.set_random_seed(args.seed)
-    if args.init:
-        model = load_generative_model(args.init, args.kind)
-        if tuple(model.image_shape) != tuple(images.shape[1:]):
-            raise ValueError(
-                f"The --init model was built for images of shape {model.image_shape}; "
-                f"--data has {images.shape[1:]}. Received: --init={args.init}")
-        if args.conditional and model.num_classes is None:
-            raise ValueError(f"The --init model is unconditional. Received: --init={args.init}")
+    if args.strategy == "mirrored":
+        from tfimage.training import mirrored_strategy
+
+        # Variables and optimizer state are created under the strategy; the train steps
+        # scale their losses for the global batch (see _global_mean in tfimage.models.gan).
+        scope = mirrored_strategy().scope()
     else:
-        num_classes = None
-        if args.conditional:
-            if labels is None:
+        scope = contextlib.nullcontext()
+    with scope:
+        if args.init:
+            model = load_generative_model(args.init, args.kind)
+            if tuple(model.image_shape) != tuple(images.shape[1:]):
                 raise ValueError(
-                    f"--conditional needs labels (--data mnist). Received: --data={args.data}")
-            num_classes = 10
-        latent = args.latent_dim or (64 if args.kind == "gan" else 16)
-        if args.kind == "gan":
-            model = GAN(image_shape=images.shape[1:], latent_dim=latent,
-                        num_classes=num_classes, ema_decay=args.ema_decay, seed=args.seed,
-                        generator_filters=args.generator_filters,
-                        discriminator_filters=args.discriminator_filters)
+                    f"The --init model was built for images of shape {model.image_shape}; "
+                    f"--data has {images.shape[1:]}. Received: --init={args.init}")
+            if args.conditional and model.num_classes is None:
+                raise ValueError(f"The --init model is unconditional. Received: --init={args.init}")
+            if args.kind == "vae" and args.prior_components and args.prior_components != model.prior_components:
+                raise ValueError(
+                    f"The --init model was built with prior_components={model.prior_components}; a latent "
+                    f"mixture is set when a VAE is created. Received: --prior-components={args.prior_components}")
         else:
-            model = VAE(image_shape=images.shape[1:], latent_dim=latent,
-                        num_classes=num_classes, beta=args.beta, seed=args.seed,
-                        filters=args.filters)
-    use_labels = labels if model.num_classes is not None else None
-    if args.kind == "gan":
-        model.set_freeze_d(args.freeze_d)
-        rate = args.learning_rate or 2e-4
-        model.compile(d_optimizer=keras.optimizers.Adam(rate, beta_1=0.5),
-                      g_optimizer=keras.optimizers.Adam(rate, beta_1=0.5), loss=args.loss)
-    else:
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate or 1e-3))
+            num_classes = None
+            if args.conditional:
+                if labels is None:
+                    raise ValueError(
+                        f"--conditional needs labels (--data mnist). Received: --data={args.data}")
+                num_classes = 10
+            latent = args.latent_dim or (64 if args.kind == "gan" else 16)
+            if args.kind == "gan":
+                model = GAN(image_shape=images.shape[1:], latent_dim=latent,
+                            num_classes=num_classes, ema_decay=args.ema_decay, seed=args.seed,
+                            generator_filters=args.generator_filters,
+                            discriminator_filters=args.discriminator_filters)
+            else:
+                model = VAE(image_shape=images.shape[1:], latent_dim=latent,
+                            num_classes=num_classes, beta=args.beta, seed=args.seed,
+                            filters=args.filters, prior_components=args.prior_components)
+        use_labels = labels if model.num_classes is not None else None
+        if args.kind == "gan":
+            model.set_freeze_d(args.freeze_d)
+            rate = args.learning_rate or 2e-4
+            model.compile(d_optimizer=keras.optimizers.Adam(rate, beta_1=0.5),
+                          g_optimizer=keras.optimizers.Adam(rate, beta_1=0.5), loss=args.loss)
+        else:
+            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate or 1e-3))
     dataset = generative_dataset(images, use_labels, batch_size=args.batch_size, seed=args.seed)
     os.makedirs(args.out, exist_ok=True)
     callbacks = [
@@ -240,6 +260,10 @@ def train_command(args):
     history = model.fit(dataset, epochs=args.epochs, callbacks=callbacks, verbose=2,
                         shuffle=False)  # generative_dataset shuffles
     wall = time.time() - start
+    if args.kind == "vae" and model.prior_components:
+        log_likelihood = model.fit_latent_prior(images, use_labels, seed=args.seed)
+        print(f"Fitted the {model.prior_components}-component latent mixture "
+              f"(mean log-likelihood {log_likelihood:.2f})")
     model.save(out_model)
     record = {
         "command": "tfimage " + " ".join(sys.argv[1:]) if sys.argv else "",

@@ -22,6 +22,7 @@ import sys
 COMMAND_MODULES = (
     "tfimage.cli.datasets",
     "tfimage.cli.models",
+    "tfimage.cli.degrade",
     "tfimage.cli.denoise",
     "tfimage.cli.inpaint",
     "tfimage.cli.upscale",

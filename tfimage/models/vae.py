@@ -4,6 +4,14 @@ Kingma and Welling, "Auto-Encoding Variational Bayes", ICLR 2014; the beta
 weight on the KL term follows Higgins et al., "beta-VAE", ICLR 2017, and the
 optional class conditioning Sohn et al., NeurIPS 2015 (CVAE).
 
+Sampling from N(0, I) decodes latents the encoder never produces (the
+aggregate posterior does not fill the prior), which blurs and mixes digits.
+With `prior_components=K`, `fit_latent_prior` fits a K-component Gaussian
+mixture to the posterior means of the training images (per class for a
+conditional VAE) and `sample` draws from it: the ex-post density estimation
+of Ghosh et al., "From Variational to Deterministic Autoencoders", ICLR 2020.
+The mixture is stored in the model's weights, so it survives `.keras` saving.
+
 Loss per image = reconstruction + beta * KL(q(z|x) || N(0, I)), where the
 reconstruction term is the Bernoulli negative log-likelihood summed over the
 pixels ("bce", for images in [0, 1]) or the summed squared error ("mse").
@@ -88,13 +96,18 @@ class VAE(SaveWithoutOptimizer, keras.Model):
         seed: seed of the SeedGenerator used for the reparameterisation.
         encoder: optional prebuilt encoder returning `[z_mean, z_log_var]`.
         decoder: optional prebuilt decoder returning logits.
+        prior_components: 0 (sample z ~ N(0, I)) or the number of Gaussian
+            mixture components `fit_latent_prior` fits to the posterior means
+            (per class when conditional); `sample` then draws from it.
         **kwargs: `keras.Model` arguments such as `name`.
     """
 
     def __init__(self, image_shape=(28, 28, 1), latent_dim=16, num_classes=None, filters=32,
                  hidden_units=128, beta=1.0, reconstruction="bce", seed=None, encoder=None,
-                 decoder=None, **kwargs):
+                 decoder=None, prior_components=0, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(prior_components, bool) or int(prior_components) < 0:
+            raise ValueError(f"prior_components must be >= 0. Received: prior_components={prior_components}")
         if float(beta) < 0:
             raise ValueError(f"beta must be >= 0. Received: beta={beta}")
         if reconstruction not in RECONSTRUCTIONS:
@@ -123,6 +136,17 @@ class VAE(SaveWithoutOptimizer, keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
+        self.prior_components = int(prior_components)
+        if self.prior_components:
+            groups, k, d = self.num_classes or 1, self.prior_components, self.latent_dim
+            self.prior_means = self.add_weight(shape=(groups, k, d), initializer="zeros", trainable=False,
+                                               name="prior_means")
+            self.prior_scale_tril = self.add_weight(
+                shape=(groups, k, d, d), initializer="zeros", trainable=False, name="prior_scale_tril")
+            self.prior_log_weights = self.add_weight(shape=(groups, k), initializer="zeros", trainable=False,
+                                                     name="prior_log_weights")
+            self.prior_fitted = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                                name="prior_fitted")
         self.built = True  # the sub-networks are built; fit never calls self(...)
 
     @property
@@ -147,6 +171,7 @@ class VAE(SaveWithoutOptimizer, keras.Model):
             num_classes=self.num_classes, filters=self.filters,
             hidden_units=self.hidden_units, beta=self.beta,
             reconstruction=self.reconstruction, seed=self.seed,
+            prior_components=self.prior_components,
         )
         if self._custom_networks:
             config["encoder"] = keras.saving.serialize_keras_object(self.encoder)
@@ -299,8 +324,99 @@ class VAE(SaveWithoutOptimizer, keras.Model):
 
         return self._batched(run, [z, labels], batch_size).astype("float32")
 
-    def sample(self, n, labels=None, seed=None, batch_size=256):
-        """Draws `n` images in [0, 1] by decoding z ~ N(0, I).
+    @property
+    def has_latent_prior(self):
+        """True once `fit_latent_prior` has fitted the mixture that `sample` draws from."""
+        return bool(self.prior_components) and float(keras.ops.convert_to_numpy(self.prior_fitted)) > 0
+
+    def fit_latent_prior(self, images, labels=None, seed=0, batch_size=256):
+        """Fits the latent mixture to the posterior means of `images` (ex-post density estimation).
+
+        Args:
+            images: training images (n, H, W, C) in [0, 1].
+            labels: their classes, for a conditional VAE.
+            seed: seeds the mixture fit (scikit-learn's `GaussianMixture`,
+                full covariances, k-means initialisation).
+            batch_size: images per forward pass.
+
+        Returns:
+            The mean log-likelihood of the posterior means under the fitted
+            mixture (per latent vector).
+        """
+        if not self.prior_components:
+            raise ValueError(
+                "This VAE has no latent mixture: build it with prior_components=K. "
+                f"Received: prior_components={self.prior_components}")
+        try:
+            from sklearn.mixture import GaussianMixture
+        except ImportError as error:  # pragma: no cover - scikit-learn is a requirement
+            raise ImportError("fit_latent_prior needs scikit-learn: pip install scikit-learn") from error
+        z_mean, _ = self.encode(images, labels=labels, batch_size=batch_size)
+        labels = self._labels_in(len(z_mean), labels)
+        if labels is not None:
+            labels = np.asarray(labels).reshape(-1)
+        groups = self.num_classes or 1
+        k, d = self.prior_components, self.latent_dim
+        means = np.zeros((groups, k, d), np.float32)
+        trils = np.zeros((groups, k, d, d), np.float32)
+        log_weights = np.zeros((groups, k), np.float32)
+        scores = []
+        for group in range(groups):
+            points = z_mean if labels is None else z_mean[labels == group]
+            if len(points) < 2 * k:
+                raise ValueError(
+                    f"Too few images to fit {k} mixture components (need {2 * k}). "
+                    f"Received: {len(points)} images" + ("" if labels is None else f" of class {group}"))
+            mixture = GaussianMixture(k, covariance_type="full", reg_covar=1e-5, random_state=seed)
+            mixture.fit(points)
+            means[group] = mixture.means_
+            trils[group] = np.linalg.cholesky(mixture.covariances_)
+            log_weights[group] = np.log(mixture.weights_)
+            scores.append(mixture.score(points) * len(points))
+        self.prior_means.assign(means)
+        self.prior_scale_tril.assign(trils)
+        self.prior_log_weights.assign(log_weights)
+        self.prior_fitted.assign(1.0)
+        return float(np.sum(scores) / len(z_mean))
+
+    def sample_latents(self, n, labels=None, seed=None, prior="auto"):
+        """Latent vectors for `sample`: from the fitted mixture, or N(0, I).
+
+        Args:
+            n: number of vectors.
+            labels: classes (conditional VAE), already checked.
+            seed: integer seed (None: the model's SeedGenerator, or fresh
+                NumPy entropy for the mixture).
+            prior: "auto" (the mixture when fitted), "mixture" or "standard".
+
+        Returns:
+            A float32 array (n, latent_dim).
+        """
+        if prior not in ("auto", "mixture", "standard"):
+            raise ValueError(f"prior must be 'auto', 'mixture' or 'standard'. Received: prior={prior!r}")
+        if prior == "mixture" and not self.has_latent_prior:
+            raise ValueError("The latent mixture is not fitted: call fit_latent_prior first. Received: prior='mixture'")
+        if prior == "standard" or not self.has_latent_prior:
+            if seed is not None:
+                z = np.random.default_rng(int(seed)).standard_normal((n, self.latent_dim))
+            else:
+                z = keras.ops.convert_to_numpy(
+                    keras.random.normal((n, self.latent_dim), seed=self.seed_generator))
+            return z.astype("float32")
+        rng = np.random.default_rng(None if seed is None else int(seed))
+        means = keras.ops.convert_to_numpy(self.prior_means)
+        trils = keras.ops.convert_to_numpy(self.prior_scale_tril)
+        weights = np.exp(keras.ops.convert_to_numpy(self.prior_log_weights))
+        groups = np.zeros(n, np.int64) if labels is None else np.asarray(labels).astype(np.int64).reshape(n)
+        z = np.zeros((n, self.latent_dim), np.float32)
+        for index, group in enumerate(groups):
+            component = rng.choice(self.prior_components, p=weights[group] / weights[group].sum())
+            eps = rng.standard_normal(self.latent_dim)
+            z[index] = means[group, component] + trils[group, component] @ eps
+        return z
+
+    def sample(self, n, labels=None, seed=None, batch_size=256, prior="auto"):
+        """Draws `n` images in [0, 1] by decoding z from the latent mixture or N(0, I).
 
         Args:
             n: number of images (positive integer).
@@ -308,18 +424,16 @@ class VAE(SaveWithoutOptimizer, keras.Model):
                 cycling 0, 1, 2, ...); None for an unconditional VAE.
             seed: integer seed (None: the model's SeedGenerator).
             batch_size: images per forward pass.
+            prior: "auto" (the fitted mixture if any, see `fit_latent_prior`),
+                "mixture" or "standard" (N(0, I)).
 
         Returns:
             A float32 array of shape (n, H, W, C).
         """
         n = _check_count(n)
         labels = self._labels_in(n, labels)
-        if seed is not None:
-            z = np.random.default_rng(int(seed)).standard_normal((n, self.latent_dim))
-        else:
-            z = keras.ops.convert_to_numpy(
-                keras.random.normal((n, self.latent_dim), seed=self.seed_generator))
-        return self.decode(z.astype("float32"), labels=labels, batch_size=batch_size)
+        z = self.sample_latents(n, labels, seed=seed, prior=prior)
+        return self.decode(z, labels=labels, batch_size=batch_size)
 
     def reconstruct(self, images, labels=None, batch_size=256):
         """Encodes and decodes images through the posterior mean; returns [0, 1] images."""

@@ -1,0 +1,137 @@
+"""Tests of `train_restorer` for super-resolution and inpainting, and of gray models on color images."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from tfimage import color, degradations, io, metrics, restoration_tasks, training
+from tfimage.networks.edsr import build_edsr
+
+TINY = dict(patch_size=32, batch_size=2, validation_images=2, tensorboard=False, verbose=0)
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    folder = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for index in range(5):
+        smooth = np.cumsum(np.cumsum(rng.random((48, 48, 1)), 0), 1)
+        io.write_image(folder / f"{index}.png", smooth / smooth.max())
+    return folder
+
+
+def _rgb(height=24, width=20, seed=0):
+    rng = np.random.default_rng(seed)
+    smooth = np.cumsum(np.cumsum(rng.random((height, width, 3)), 0), 1)
+    return (smooth / smooth.max(axis=(0, 1))).astype(np.float32)
+
+
+def test_ycbcr_round_trip_and_y_matches_the_metric():
+    image = _rgb()
+    ycbcr = color.rgb_to_ycbcr(image)
+    np.testing.assert_allclose(color.ycbcr_to_rgb(ycbcr), image, atol=1e-5)
+    np.testing.assert_allclose(ycbcr[..., :1], np.asarray(metrics.rgb_to_y(image)), atol=1e-6)
+    assert 16 / 255 - 1e-6 <= ycbcr[..., 0].min() and ycbcr[..., 0].max() <= 235 / 255 + 1e-6
+    with pytest.raises(ValueError, match="shape=\\(4, 4, 1\\)"):
+        color.rgb_to_ycbcr(np.zeros((4, 4, 1)))
+
+
+def test_untrained_edsr_is_bicubic_and_a_gray_model_upscales_color_through_y():
+    # The zero tail makes a fresh EDSR exactly bicubic; bicubic is linear, so
+    # upscaling Y (model) and Cb/Cr (bicubic) must give bicubic RGB back.
+    network = build_edsr(2, channels=1, filters=8, blocks=1)
+    image = _rgb()
+    upscaled = restoration_tasks.upscale_image(network, image, 2)
+    assert upscaled.shape == (48, 40, 3)
+    expected = np.clip(np.asarray(degradations.bicubic_upsample(image, 2)), 0, 1)
+    np.testing.assert_allclose(upscaled, expected, atol=2e-4)
+    # After a change to the weights the Y path differs from bicubic only in luma.
+    tail = network.get_layer("tail")
+    tail.set_weights([np.full(tail.kernel.shape, 0.01, np.float32), tail.bias.numpy()])
+    changed = restoration_tasks.upscale_image(network, image, 2)
+    delta = color.rgb_to_ycbcr(changed) - color.rgb_to_ycbcr(expected)
+    inside = (expected > 0.02).all(-1) & (expected < 0.98).all(-1) & (changed > 0.02).all(-1) & (changed < 0.98).all(-1)
+    assert np.abs(delta[..., 0][inside]).mean() > 1e-3
+    np.testing.assert_allclose(delta[..., 1:][inside], 0, atol=1e-4)
+
+
+def test_gray_inpainting_model_fills_each_color_channel_like_a_gray_image():
+    from tfimage.networks.unet import build_unet
+
+    keras.utils.set_random_seed(0)
+    network = build_unet(1, filters=(4, 8), extra_inputs=1, residual=True)
+    image = _rgb(32, 32)
+    mask = degradations.random_mask(32, 32, 0.25, seed=(0, 1))
+    filled = restoration_tasks.inpaint_image(network, image, mask)
+    assert filled.shape == (32, 32, 3)
+    for channel in range(3):
+        alone = restoration_tasks.inpaint_image(network, image[..., channel : channel + 1], mask)
+        np.testing.assert_allclose(filled[..., channel : channel + 1], alone, atol=1e-5)
+    np.testing.assert_array_equal(filled[mask[..., 0] == 0], image[mask[..., 0] == 0])
+
+
+def test_train_sr_then_transfer_x4_to_x2(image_folder, tmp_path):
+    out4 = str(tmp_path / "x4")
+    history = training.train_restorer(
+        str(image_folder), out4, task="sr", scale=4, filters=8, depth=1, steps=4, steps_per_epoch=2, **TINY
+    )
+    assert len(history.history["val_psnr"]) == 2 and all(np.isfinite(history.history["val_psnr"]))
+    x4 = keras.saving.load_model(os.path.join(out4, "model.keras"), compile=False)
+    assert restoration_tasks.model_scale(x4) == 4
+    with open(os.path.join(out4, training.CONFIG_FILE)) as stream:
+        assert json.load(stream)["scale"] == 4
+    out2 = str(tmp_path / "x2")
+    training.train_restorer(
+        str(image_folder), out2, task="sr", scale=2, filters=8, depth=1, init=os.path.join(out4, "model.keras"),
+        partial_init=True, steps=2, steps_per_epoch=2, learning_rate=1e-12, **TINY
+    )
+    x2 = keras.saving.load_model(os.path.join(out2, "model.keras"), compile=False)
+    assert restoration_tasks.model_scale(x2) == 2
+    # Every convolution but the tail (scale-specific) starts from the x4 weights.
+    for name in ("head", "block1_conv1", "block1_conv2", "body_end"):
+        np.testing.assert_allclose(x2.get_layer(name).kernel.numpy(), x4.get_layer(name).kernel.numpy(), atol=1e-6)
+    assert x2.get_layer("tail").kernel.shape != x4.get_layer("tail").kernel.shape
+
+
+def test_train_inpaint_learns_and_takes_image_and_mask(image_folder, tmp_path):
+    out = str(tmp_path / "inpaint")
+    history = training.train_restorer(
+        str(image_folder), out, task="inpaint", filters=4, depth=2, steps=6, steps_per_epoch=3,
+        hole_ratio=0.25, **TINY
+    )
+    assert all(np.isfinite(history.history["val_psnr"]))
+    model = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
+    assert [tuple(tensor.shape)[-1] for tensor in model.inputs] == [1, 1]
+    image = io.read_image(str(image_folder / "0.png"))[:32, :32]
+    mask = degradations.random_mask(32, 32, 0.25, seed=(3, 3))
+    filled = restoration_tasks.inpaint_image(model, image, mask)
+    assert filled.shape == (32, 32, 1)
+
+
+def test_train_task_bad_arguments(image_folder, tmp_path):
+    with pytest.raises(ValueError, match="patch_size=30"):
+        training.train_restorer(str(image_folder), str(tmp_path / "a"), task="sr", scale=4, steps=1,
+                                **dict(TINY, patch_size=30))
+    with pytest.raises(ValueError, match="patch_size=34"):
+        training.train_restorer(str(image_folder), str(tmp_path / "b"), task="inpaint", depth=3, filters=4,
+                                steps=1, **dict(TINY, patch_size=34))
+    with pytest.raises(ValueError, match="scale=5"):
+        training.train_restorer(str(image_folder), str(tmp_path / "c"), task="sr", scale=5, steps=1, **TINY)
+    with pytest.raises(ValueError, match="arch='dncnn'"):
+        training.train_restorer(str(image_folder), str(tmp_path / "d"), task="sr", arch="dncnn", steps=1, **TINY)
+    with pytest.raises(ValueError, match="task='deblur'"):
+        training.train_restorer(str(image_folder), str(tmp_path / "e"), task="deblur", steps=1, **TINY)
+
+
+def test_cli_train_sr(image_folder, tmp_path, capsys):
+    from tfimage.cli.main import main
+
+    out = str(tmp_path / "cli")
+    main(["train", "sr", "--data", str(image_folder), "--scale", "2", "--filters", "4", "--depth", "1",
+          "--patch", "32", "--batch", "2", "--steps", "2", "--steps-per-epoch", "2", "--validation-images", "2",
+          "--out", out])
+    assert "best validation PSNR" in capsys.readouterr().out
+    assert restoration_tasks.model_scale(keras.saving.load_model(os.path.join(out, "model.keras"))) == 2
