@@ -413,15 +413,9 @@ def _build(spec, name):
 def _load_keras_file(path):
     import keras
 
-    # Register the custom layers and models before deserialising.
-    import tfimage.backbones  # noqa: F401
-    import tfimage.models.gan  # noqa: F401
-    import tfimage.models.restorer  # noqa: F401
-    import tfimage.models.vae  # noqa: F401
-    import tfimage.networks.classifier  # noqa: F401
-    import tfimage.networks.espcn  # noqa: F401
-    import tfimage.networks.ffdnet  # noqa: F401
-    import tfimage.networks.unet  # noqa: F401
+    from tfimage.models.saving import register_custom_objects
+
+    register_custom_objects()  # before deserialising
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Model file not found. Received: path={path}")

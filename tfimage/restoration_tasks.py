@@ -244,15 +244,6 @@ TASK_BASELINES = {
 # ----------------------------------------------------------------------------- models
 
 
-def register_custom_objects():
-    """Imports every custom layer and model of the U-Net/ESPCN/backbone models (before loading)."""
-    import tfimage.backbones  # noqa: F401
-    import tfimage.models.restorer  # noqa: F401
-    import tfimage.networks.espcn  # noqa: F401
-    import tfimage.networks.ffdnet  # noqa: F401
-    import tfimage.networks.unet  # noqa: F401
-
-
 def load_model(model, data_dir=None):
     """Resolves a task model: a task baseline name, a `tfimage.pretrained` name or path, or a model.
 
@@ -269,6 +260,8 @@ def load_model(model, data_dir=None):
     text = os.fspath(model)
     if text in TASK_BASELINES:
         return TASK_BASELINES[text]["factory"]()
+    from tfimage.models.saving import register_custom_objects
+
     register_custom_objects()
     from tfimage import pretrained
 

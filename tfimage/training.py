@@ -314,6 +314,7 @@ def train_restorer(
     loss="l2",
     freeze_layers=0,
     widen=False,
+    opponent_color=False,
     partial_init=False,
     scale=4,
     hole_ratio=0.25,
@@ -367,6 +368,9 @@ def train_restorer(
         freeze_layers: freeze the first K convolutions (fine-tuning).
         widen: turn a gray FFDNet `init` into a color one first
             (`widen_to_color`): gray-to-color transfer.
+        opponent_color: turn a gray FFDNet-style `init` into a color model that
+            runs it on each channel of an opponent color space
+            (`tfimage.networks.opponent.build_opponent_color`; shared weights).
         partial_init: build the network from arch/depth/filters and copy
             only the `init` convolutions whose shapes match (e.g. an x4 SR
             model into an x2 one: everything but the last convolution).
@@ -413,14 +417,20 @@ def train_restorer(
     epochs = steps // steps_per_epoch
     total_steps = epochs * steps_per_epoch
     source = None
-    if widen and (isinstance(init, str) and init == "scratch"):
-        raise ValueError("widen needs a gray network to start from. Received: init='scratch'")
+    if (widen or opponent_color) and (isinstance(init, str) and init == "scratch"):
+        raise ValueError("widen and opponent_color need a gray network to start from. Received: init='scratch'")
+    if widen and opponent_color:
+        raise ValueError("Give one of widen and opponent_color. Received: widen=True, opponent_color=True")
     if isinstance(init, keras.Model) or init != "scratch":
         source = init if isinstance(init, keras.Model) else pretrained.load(init, data_dir=data_dir)
         if not isinstance(source, keras.Model):
             raise ValueError(f"init must name a Keras network, not a baseline. Received: init={init!r}")
         if widen:
             source = widen_to_color(source)
+        if opponent_color:
+            from tfimage.networks.opponent import build_opponent_color
+
+            source = build_opponent_color(source)
         if partial_init:
             noise_level_input = arch == "ffdnet" or task == "inpaint"
         else:
@@ -441,6 +451,8 @@ def train_restorer(
         "freeze_layers": freeze_layers, "widen": widen, "validation_images": validation_images,
         "validation_sigma": validation_sigma, "seed": seed,
     }
+    if opponent_color:
+        config["opponent_color"] = True
     if task != "denoise":  # (denoising runs keep the keys of earlier versions, so they resume)
         config.update(task=task, partial_init=partial_init)
         config.update({"sr": {"scale": scale}, "inpaint": {"hole_ratio": hole_ratio, "mask_kind": mask_kind}}[task])

@@ -162,11 +162,11 @@ def load_generation_data(data, data_dir=None, digits=None, limit=None):
 def load_generative_model(model, kind=None):
     import keras
 
-    import tfimage.models.gan  # noqa: F401  (registers the classes)
-    import tfimage.models.vae  # noqa: F401
     from tfimage.models.gan import GAN
-    from tfimage.models.saving import resolve_model_path
+    from tfimage.models.saving import register_custom_objects, resolve_model_path
     from tfimage.models.vae import VAE
+
+    register_custom_objects()
 
     path = resolve_model_path(model)
     loaded = keras.saving.load_model(path, compile=False)

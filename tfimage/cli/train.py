@@ -41,6 +41,10 @@ def register(groups):
                 "--widen-to-color", action="store_true",
                 help="start a color model from a gray FFDNet --init (first/last layers widened)",
             )
+            parser.add_argument(
+                "--opponent-color", action="store_true",
+                help="start a color model from a gray FFDNet --init run on each opponent color channel",
+            )
             parser.add_argument("--validation-sigma", type=float, help="default: --sigma, or 25 when blind")
         elif task == "sr":
             parser.add_argument("--scale", type=int, choices=(2, 3, 4), required=True)
@@ -75,7 +79,7 @@ def run(args):
     task_arguments = {
         "denoise": lambda: dict(
             sigma=args.sigma, sigma_range=args.sigma_range, residual=args.residual, widen=args.widen_to_color,
-            validation_sigma=args.validation_sigma,
+            validation_sigma=args.validation_sigma, opponent_color=args.opponent_color,
         ),
         "sr": lambda: dict(scale=args.scale),
         "inpaint": lambda: dict(hole_ratio=args.hole_ratio, mask_kind=args.mask_kind),

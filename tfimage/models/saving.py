@@ -129,3 +129,27 @@ class SaveWithoutOptimizer:
         if kwargs:
             raise ValueError(f"Unsupported save arguments. Received: {sorted(kwargs)}")
         return save_atomic(self, filepath, overwrite=overwrite)
+
+
+def register_custom_objects():
+    """Imports every tfimage module that registers Keras classes, so any tfimage `.keras` file loads.
+
+    `keras.saving.load_model` finds `@register_keras_serializable(package="tfimage")`
+    classes only once their module is imported; every loader in tfimage calls this first.
+    """
+    import importlib
+
+    for module in (
+        "tfimage.backbones",
+        "tfimage.models.gan",
+        "tfimage.models.restorer",
+        "tfimage.models.vae",
+        "tfimage.networks.classifier",
+        "tfimage.networks.edsr",
+        "tfimage.networks.espcn",
+        "tfimage.networks.ffdnet",
+        "tfimage.networks.opponent",
+        "tfimage.networks.unet",
+        "tfimage.training",
+    ):
+        importlib.import_module(module)

@@ -1,0 +1,73 @@
+"""Gray-to-color transfer through an opponent color space (`tfimage.networks.opponent`)."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from tfimage import training
+from tfimage.networks.ffdnet import build_ffdnet
+from tfimage.networks.opponent import OPPONENT, build_opponent_color
+
+
+def _identity_gray():
+    image = keras.Input(shape=(None, None, 1))
+    level = keras.Input(shape=(1,))
+    return keras.Model([image, level], image, name="identity")
+
+
+def _probe_gray():
+    """Output = image + noise level: shows which level each channel got."""
+    image = keras.Input(shape=(None, None, 1))
+    level = keras.Input(shape=(1,))
+    shifted = keras.layers.Lambda(lambda pair: pair[0] + pair[1][:, None, None, :])([image, level])
+    return keras.Model([image, level], shifted, name="probe")
+
+
+def test_opponent_transform_is_orthonormal_and_the_model_is_exact_around_identity():
+    np.testing.assert_allclose(OPPONENT @ OPPONENT.T, np.eye(3), atol=1e-6)
+    model = build_opponent_color(_identity_gray())
+    rgb = np.random.default_rng(0).random((2, 9, 7, 3)).astype(np.float32)
+    out = np.asarray(model([rgb, np.full((2, 1), 0.1, np.float32)]))
+    np.testing.assert_allclose(out, rgb, atol=1e-5)
+
+
+def test_each_channel_gets_its_own_noise_level_and_images_stay_apart():
+    model = build_opponent_color(_probe_gray(), chroma_noise_factor=2.0)
+    rgb = np.random.default_rng(1).random((2, 5, 4, 3)).astype(np.float32)
+    levels = np.array([[0.1], [0.2]], np.float32)
+    out = np.asarray(model([rgb, levels]))
+    for index in range(2):
+        added = np.array([1.0, 2.0, 2.0]) * levels[index, 0]  # in the opponent space
+        np.testing.assert_allclose(out[index], rgb[index] + added @ OPPONENT, atol=1e-5)
+
+
+def test_round_trip_and_bad_network(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = build_opponent_color(build_ffdnet(channels=1, depth=3, filters=4, residual=True))
+    path = str(tmp_path / "color.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    rgb = np.random.default_rng(2).random((1, 10, 12, 3)).astype(np.float32)
+    level = np.full((1, 1), 0.1, np.float32)
+    np.testing.assert_allclose(np.asarray(loaded([rgb, level])), np.asarray(model([rgb, level])), atol=1e-6)
+    with pytest.raises(ValueError, match="gray network"):
+        build_opponent_color(build_ffdnet(channels=3, depth=3, filters=4))
+
+
+def test_fine_tuning_a_gray_network_as_a_color_model(tmp_path):
+    keras.utils.set_random_seed(0)
+    gray = str(tmp_path / "gray.keras")
+    build_ffdnet(channels=1, depth=3, filters=4, residual=True).save(gray)
+    out = str(tmp_path / "run")
+    history = training.train_denoiser(
+        "bundled-color", out, init=gray, opponent_color=True, sigma_range=(0, 55), patch_size=16, batch_size=2,
+        steps=2, steps_per_epoch=2, validation_images=1, tensorboard=False, verbose=0,
+    )
+    assert np.isfinite(history.history["val_psnr"][-1])
+    model = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
+    assert model.inputs[0].shape[-1] == 3 and len(model.inputs) == 2
+    with pytest.raises(ValueError, match="widen=True, opponent_color=True"):
+        training.train_denoiser("bundled-color", str(tmp_path / "x"), init=gray, widen=True, opponent_color=True,
+                                sigma=25, steps=1)
