@@ -34,3 +34,46 @@ def test_color_blind_denoiser_on_an_unseen_photo():
     restored = inference.restore(model, noisy, noise_level=25 / 255)
     assert restored.shape == clean.shape
     assert float(metrics.psnr(clean, restored)) > float(metrics.psnr(clean, noisy)) + 8
+
+
+def test_mnist_vae_samples_are_the_requested_digits():
+    vae = _available("mnist-vae")
+    classifier = _available("mnist-classifier")
+    labels = np.arange(200) % 10
+    samples = vae.sample(200, labels=labels, seed=0)  # from the fitted latent mixture
+    assert vae.has_latent_prior
+    accuracy = float(np.mean(np.argmax(np.asarray(classifier(samples)), -1) == labels))
+    assert accuracy > 0.95, accuracy  # 0.988 measured on 500 samples
+
+
+def _set5_hr(scale):
+    from tfimage import restoration_tasks
+
+    path = io.list_images(require_set("set5"))[0]  # baby
+    return restoration_tasks.sr_pair(io.read_image(path), scale)
+
+
+@pytest.mark.parametrize("name, scale, gain", [("tfimage-sr-x4", 4, 1.0), ("tfimage-sr-x2", 2, 1.0)])
+def test_sr_models_beat_bicubic_on_a_set5_image(name, scale, gain):
+    from tfimage import restoration_tasks
+
+    model = _available(name)
+    hr, lr = _set5_hr(scale)
+    ours = restoration_tasks.upscale_image(model, lr, scale)  # color through Y, Cb/Cr bicubic
+    bicubic = restoration_tasks.upscale_image(restoration_tasks.load_model("bicubic"), lr, scale)
+    assert ours.shape == hr.shape
+    ours_psnr, _ = restoration_tasks.sr_metrics(hr, ours, scale)
+    bicubic_psnr, _ = restoration_tasks.sr_metrics(hr, bicubic, scale)
+    assert ours_psnr > bicubic_psnr + gain, (ours_psnr, bicubic_psnr)
+
+
+def test_inpainting_model_beats_telea_on_an_unseen_photo():
+    from tfimage import restoration_tasks
+
+    model = _available("tfimage-inpaint")
+    clean = io.read_image(io.list_images(require_set("cbsd68"))[1])[:160, :160]
+    mask = degradations.random_mask(160, 160, 0.25, seed=(0, 1))
+    masked = clean * (1 - mask)
+    ours = restoration_tasks.inpaint_image(model, masked, mask)
+    telea = restoration_tasks.inpaint_image(restoration_tasks.load_model("telea"), masked, mask)
+    assert float(metrics.psnr(clean, ours)) > float(metrics.psnr(clean, telea)) + 1.0

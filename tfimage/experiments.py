@@ -68,7 +68,7 @@ def transfer_denoise(
     train_images=10,
     validation_images=4,
     steps=300,
-    eval_steps=(0, 5, 10, 20, 30, 50, 100, 150, 200, 300),
+    eval_steps=None,
     patch_size=40,
     batch_size=16,
     learning_rate=3e-4,
@@ -90,7 +90,8 @@ def transfer_denoise(
         validation_images: how many images of `validation_data` to measure on
             (the first N).
         steps: optimizer steps for each run.
-        eval_steps: the steps at which validation PSNR is measured.
+        eval_steps: the steps at which validation PSNR is measured (default:
+            every 5 steps up to 50, then every 25, and the last step).
         patch_size, batch_size, learning_rate, seed: training settings, the
             same for both runs (Adam with gradient clipping; 3e-4 keeps the
             first fine-tuning steps from wiping out the pretrained features).
@@ -111,6 +112,8 @@ def transfer_denoise(
     if task not in TRANSFER_TASKS:
         raise ValueError(f"Unknown task. Expected one of {sorted(TRANSFER_TASKS)}. Received: task={task!r}")
     degradation = TRANSFER_TASKS[task]["degradation"]()
+    if eval_steps is None:
+        eval_steps = list(range(0, 50, 5)) + list(range(50, steps + 1, 25))
     eval_steps = sorted({int(step) for step in eval_steps if 0 <= step <= steps} | {steps})
     source = network if network is not None else pretrained.load(pretrained_name, data_dir=data_dir)
     channels = source.inputs[0].shape[-1]
