@@ -23,3 +23,16 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TFIMAGE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("TFIMAGE_DATA_DIR", raising=False)
     return tmp_path / "cache"
+
+
+def write_smooth_images(folder, count, size, channels=1, seed=0):
+    """Writes `count` smooth random PNGs (cumulative sums of noise) of size x size into `folder`."""
+    import numpy as np
+
+    from tfimage import io
+
+    rng = np.random.default_rng(seed)
+    for index in range(count):
+        smooth = np.cumsum(np.cumsum(rng.random((size, size, channels)), 0), 1)
+        io.write_image(os.path.join(str(folder), f"{index}.png"), smooth / smooth.max())
+    return folder

@@ -6,6 +6,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from conftest import write_smooth_images
 
 from tfimage import color, degradations, io, metrics, restoration_tasks, training
 from tfimage.networks.edsr import build_edsr
@@ -15,12 +16,7 @@ TINY = dict(patch_size=32, batch_size=2, validation_images=2, tensorboard=False,
 
 @pytest.fixture
 def image_folder(tmp_path):
-    folder = tmp_path / "images"
-    rng = np.random.default_rng(0)
-    for index in range(5):
-        smooth = np.cumsum(np.cumsum(rng.random((48, 48, 1)), 0), 1)
-        io.write_image(folder / f"{index}.png", smooth / smooth.max())
-    return folder
+    return write_smooth_images(tmp_path / "images", 5, 48)
 
 
 def _rgb(height=24, width=20, seed=0):

@@ -10,6 +10,7 @@ import time
 import keras
 import numpy as np
 import pytest
+from conftest import write_smooth_images
 
 from tfimage import io, training
 
@@ -18,12 +19,7 @@ TINY = dict(arch="dncnn", depth=3, filters=4, patch_size=16, batch_size=2, valid
 
 @pytest.fixture
 def image_folder(tmp_path):
-    folder = tmp_path / "images"
-    rng = np.random.default_rng(0)
-    for index in range(6):
-        smooth = np.cumsum(np.cumsum(rng.random((24, 24, 1)), 0), 1)
-        io.write_image(folder / f"{index}.png", smooth / smooth.max())
-    return folder
+    return write_smooth_images(tmp_path / "images", 6, 24)
 
 
 def _epochs_logged(out):

@@ -169,7 +169,7 @@ OUR_MODELS = {
         "file": "tfimage-gray-blind.keras",
     },
     "tfimage-color-blind": {
-        "description": "ours: color blind denoiser, widened from tfimage-gray-blind, fine-tuned on 6 bundled photos",
+        "description": "ours: color blind denoiser, tfimage-gray-blind on opponent color channels, fine-tuned on 6 bundled photos",
         "channels": 3,
         "noise_level_input": True,
         "sigma": None,
