@@ -222,7 +222,7 @@ def build_network(arch, channels, depth=None, filters=None, residual=None, task=
         arch: one of `TASK_ARCHS[task]`.
         channels: 1 or 3.
         depth: convolutions (DnCNN/FFDNet), residual blocks (EDSR) or
-            U-Net levels.
+            U-Net levels (inpainting: `build_inpainting_unet`, a fill then a U-Net).
         filters: width (DnCNN/FFDNet/EDSR) or the first U-Net level's width
             (doubled at each level).
         residual: FFDNet only: predict the noise.
@@ -258,8 +258,10 @@ def build_network(arch, channels, depth=None, filters=None, residual=None, task=
     widths = tuple((filters or 32) * 2**level for level in range(depth or 4))
     if task == "sr":
         return build_unet_sr(scale, channels, filters=widths)
-    # Residual: the network adds a correction to the masked image (zeros in the holes).
-    return build_unet(channels, filters=widths, extra_inputs=1, residual=True)
+    from tfimage.networks.inpainting import build_inpainting_unet
+
+    # A classical fill first (normalized convolution), then a residual U-Net correction.
+    return build_inpainting_unet(channels, filters=widths)
 
 
 def check_out_dir(out_dir, config, overwrite=False):

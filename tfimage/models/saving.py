@@ -148,6 +148,7 @@ def register_custom_objects():
         "tfimage.networks.edsr",
         "tfimage.networks.espcn",
         "tfimage.networks.ffdnet",
+        "tfimage.networks.inpainting",
         "tfimage.networks.opponent",
         "tfimage.networks.unet",
         "tfimage.training",
