@@ -72,13 +72,17 @@ class NormalizedConvolutionFill(keras.layers.Layer):
 
 
 def build_inpainting_unet(channels=1, filters=(24, 48, 96, 192), sigmas=(1.0, 2.0, 4.0, 8.0, 16.0),
-                          threshold=0.05, name="inpaint_unet"):
+                          threshold=0.05, zero_init=False, name="inpaint_unet"):
     """Normalized-convolution fill followed by a residual U-Net.
 
     Args:
         channels: image channels, 1 or 3.
         filters: U-Net widths, shallow to deep.
         sigmas, threshold: see `NormalizedConvolutionFill`.
+        zero_init: start the U-Net's output convolution at zero, so the
+            untrained model returns the fill. (Measured here: with zero init
+            the correction barely learned in 1,750 steps, the validation PSNR
+            stayed at the fill's; the default random init learns.)
         name: the model name.
 
     Returns:
@@ -89,7 +93,7 @@ def build_inpainting_unet(channels=1, filters=(24, 48, 96, 192), sigmas=(1.0, 2.
     mask = keras.Input(shape=(None, None, 1), name="mask")
     filled = NormalizedConvolutionFill(sigmas, threshold, name="fill")([image, mask])
     unet = build_unet(channels, filters=filters, extra_inputs=1, residual=True, name=f"{name}_unet")
-    output_conv = [layer for layer in unet.layers if isinstance(layer, keras.layers.Conv2D)][-1]
-    # A zero correction at first: the untrained model returns the classical fill.
-    output_conv.set_weights([np.zeros_like(weight) for weight in output_conv.get_weights()])
+    if zero_init:
+        output_conv = [layer for layer in unet.layers if isinstance(layer, keras.layers.Conv2D)][-1]
+        output_conv.set_weights([np.zeros_like(weight) for weight in output_conv.get_weights()])
     return keras.Model([image, mask], unet([filled, mask]), name=name)
