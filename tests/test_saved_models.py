@@ -67,13 +67,19 @@ def test_sr_models_beat_bicubic_on_a_set5_image(name, scale, gain):
     assert ours_psnr > bicubic_psnr + gain, (ours_psnr, bicubic_psnr)
 
 
-def test_inpainting_model_beats_telea_on_an_unseen_photo():
+def test_inpainting_model_beats_telea_on_unseen_photos():
     from tfimage import restoration_tasks
 
     model = _available("tfimage-inpaint")
-    clean = io.read_image(io.list_images(require_set("cbsd68"))[1])[:160, :160]
-    mask = degradations.random_mask(160, 160, 0.25, seed=(0, 1))
-    masked = clean * (1 - mask)
-    ours = restoration_tasks.inpaint_image(model, masked, mask)
-    telea = restoration_tasks.inpaint_image(restoration_tasks.load_model("telea"), masked, mask)
-    assert float(metrics.psnr(clean, ours)) > float(metrics.psnr(clean, telea)) + 1.0
+    telea = restoration_tasks.load_model("telea")
+    paths = io.list_images(require_set("cbsd68"))
+    gains = []
+    for index in (1, 2, 3):  # 160x160 crops, never trained on; 25% free-form holes
+        clean = io.read_image(paths[index])[:160, :160]
+        mask = degradations.random_mask(160, 160, 0.25, seed=(0, index))
+        masked = clean * (1 - mask)
+        ours = restoration_tasks.inpaint_image(model, masked, mask)
+        assert ours.shape == clean.shape
+        theirs = restoration_tasks.inpaint_image(telea, masked, mask)
+        gains.append(float(metrics.psnr(clean, ours)) - float(metrics.psnr(clean, theirs)))
+    assert np.mean(gains) > 0.5, gains
