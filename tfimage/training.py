@@ -419,6 +419,7 @@ def train_restorer(
     epochs = steps // steps_per_epoch
     total_steps = epochs * steps_per_epoch
     source = None
+    noise_level_input = arch == "ffdnet" or task == "inpaint"  # (an inpainting mask passes through like one)
     if (widen or opponent_color) and (isinstance(init, str) and init == "scratch"):
         raise ValueError("widen and opponent_color need a gray network to start from. Received: init='scratch'")
     if widen and opponent_color:
@@ -433,12 +434,8 @@ def train_restorer(
             from tfimage.networks.opponent import build_opponent_color
 
             source = build_opponent_color(source)
-        if partial_init:
-            noise_level_input = arch == "ffdnet" or task == "inpaint"
-        else:
+        if not partial_init:  # the pretrained network's own channels and inputs
             channels, noise_level_input = inference.model_signature(source)
-    else:
-        noise_level_input = arch == "ffdnet" or task == "inpaint"
     if task == "denoise" and validation_sigma is None:
         validation_sigma = sigma if sigma is not None else min(max(25, sigma_range[0]), sigma_range[1])
     config = {
