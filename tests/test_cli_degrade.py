@@ -37,7 +37,7 @@ def test_noise_downscale_and_holes(photo, tmp_path):
         (["--holes", "0.25", "-o", "{tmp}/a.png"], "--mask-out=None"),
         (["--holes", "0.25", "--mask-out", "{photo}", "-o", "{tmp}/b.png"], "--mask-out="),
         (["--sigma", "25", "-o", "{photo}"], "overwrite an input"),
-        (["--downscale", "5", "-o", "{tmp}/c.png"], "scale=5"),
+        (["--downscale", "5", "-o", "{tmp}/c.png"], "--downscale=5"),
         (["--holes", "1.5", "--mask-out", "{tmp}/m.png", "-o", "{tmp}/d.png"], "hole_ratio=1.5"),
     ],
 )

@@ -33,6 +33,8 @@ def run(args):
 
     from tfimage import degradations, io
 
+    if args.downscale is not None and args.downscale not in (2, 3, 4):
+        raise ValueError(f"--downscale must be 2, 3 or 4. Received: --downscale={args.downscale}")
     if args.holes is not None and not args.mask_out:
         raise ValueError("--holes writes a mask too: give --mask-out MASK.png. Received: --mask-out=None")
     target = common.output_path(args.input, args.out, protected=())
