@@ -144,3 +144,15 @@ def test_gray_image_to_a_color_model_is_converted():
     with pytest.warns(UserWarning, match="RGB"):
         output = predict_image(build_dncnn(depth=3, filters=4, channels=3), gray)
     assert output.shape == (16, 16, 3)
+
+
+def test_an_inpainting_model_is_refused_where_a_noise_level_is_expected(tmp_path):
+    from tfimage import export, inference
+    from tfimage.networks.inpainting import build_inpainting_unet
+
+    model = build_inpainting_unet(1, filters=(4, 8))
+    image = np.random.default_rng(0).random((32, 32, 1)).astype(np.float32)
+    with pytest.raises(ValueError, match="inpainting model"):
+        inference.restore(model, image, noise_level=0.1)
+    with pytest.raises(ValueError, match="inpainting model"):
+        export.export_model(model, str(tmp_path / "served"))

@@ -115,6 +115,7 @@ def resolve_network(model, data_dir=None):
             "Only Keras models can be exported for TF Serving; classical baselines "
             f"(bm3d, nlm, noisy) run outside TensorFlow. Received: model={model!r}"
         )
+    inference.check_denoiser(network)
     channels, takes_noise_level = inference.model_signature(model)
     shape = tuple(network.inputs[0].shape)
     if len(shape) != 4 or channels not in (1, 3):

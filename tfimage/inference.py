@@ -44,6 +44,22 @@ def model_signature(model):
     return channels, len(inputs) > 1
 
 
+def check_denoiser(model, name=None):
+    """Refuses a model whose second input is a spatial map (an inpainting `[image, mask]` model).
+
+    `model_signature` reads any second input as a noise level; a rank-4 second
+    input is a per-pixel mask, which a noise level would silently corrupt.
+    """
+    network = getattr(model, "network", None) or model
+    inputs = getattr(network, "inputs", None) or []
+    if len(inputs) > 1 and len(inputs[1].shape) == 4:
+        raise ValueError(
+            "This model takes [image, mask] (an inpainting model), not a noise level: use "
+            "`tfimage inpaint` / `restoration_tasks.inpaint_image`. Received: "
+            f"model={name or getattr(network, 'name', network)}"
+        )
+
+
 def _tile_starts(size, tile, overlap):
     """Origins of the tiles along one axis and the cut points between them.
 
@@ -123,6 +139,7 @@ def predict_image(model, image, noise_level=None, tile=None, overlap=32):
             f"The image must be at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels. "
             f"Received: image with shape={image.shape}"
         )
+    check_denoiser(model)
     channels, takes_noise_level = model_signature(model)
     if channels is not None and image.shape[2] != channels:
         image = convert_channels(image, channels, name="the input image")
@@ -211,6 +228,7 @@ def restore(model, image, noise_level=None, tile=None, overlap=32):
 
     if not isinstance(model, keras.Model) and callable(getattr(model, "predict_image", None)):
         return np.asarray(model.predict_image(image, noise_level=noise_level), dtype=np.float32)
+    check_denoiser(model)
     _, takes_noise_level = model_signature(model)
     if not takes_noise_level:
         noise_level = None
