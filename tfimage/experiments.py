@@ -158,27 +158,80 @@ def transfer_denoise(
     return result
 
 
-def _write_outputs(result, out_dir):
+def _write_curves(stem, steps, scratch, pretrained, pretrained_label, title):
+    """Writes `stem`.csv (step, scratch_psnr, pretrained_psnr; atomically) and `stem`.png."""
     from tfimage import plots
 
-    os.makedirs(out_dir, exist_ok=True)
-    stem = os.path.join(out_dir, f"transfer_denoise_{result['task']}")
+    os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
     temp = stem + ".csv.tmp"
     with open(temp, "w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(["step", "scratch_psnr", "pretrained_psnr"])
-        for step in result["steps"]:
-            writer.writerow([step, f"{result['scratch'][step]:.4f}", f"{result['pretrained'][step]:.4f}"])
+        for step, first, second in zip(steps, scratch, pretrained):
+            writer.writerow([step, f"{first:.4f}", f"{second:.4f}"])
     os.replace(temp, stem + ".csv")
     plots.save_curves(
-        result["steps"],
-        {
-            "from scratch": [result["scratch"][s] for s in result["steps"]],
-            f"from {result['pretrained_name']}": [result["pretrained"][s] for s in result["steps"]],
-        },
-        stem + ".png",
-        xlabel="training step",
-        ylabel="validation PSNR (dB)",
-        title=f"{TRANSFER_TASKS[result['task']]['description']}",
+        steps, {"from scratch": list(scratch), pretrained_label: list(pretrained)}, stem + ".png",
+        xlabel="training step", ylabel="validation PSNR (dB)", title=title,
     )
     return {"csv": stem + ".csv", "png": stem + ".png"}
+
+
+def _write_outputs(result, out_dir):
+    steps = result["steps"]
+    return _write_curves(
+        os.path.join(out_dir, f"transfer_denoise_{result['task']}"), steps,
+        [result["scratch"][s] for s in steps], [result["pretrained"][s] for s in steps],
+        f"from {result['pretrained_name']}", TRANSFER_TASKS[result["task"]]["description"],
+    )
+
+
+def transfer_encoder(
+    pretrained_from,
+    data="train400",
+    task="denoise",
+    encoder=None,
+    train_images=50,
+    out_dir=os.path.join("benchmarks", "results"),
+    channels=1,
+    data_dir=None,
+    **options,
+):
+    """Pretrained vs random U-Net encoder at equal steps (`compare_encoder_init`), with CSV and PNG.
+
+    Args:
+        pretrained_from: a model name/`.keras` path whose leading convolutions
+            initialise the plain encoder, or with a backbone `encoder`,
+            "imagenet" or a weights file.
+        data: training images; the first `train_images` train, the last 4
+            are held out.
+        task: "denoise", "inpaint" or "sr".
+        encoder: None (plain) or a backbone name.
+        train_images: how many training images.
+        out_dir: where `transfer_encoder_<task>.csv/.png` go (None: nowhere).
+        channels: 1 or 3.
+        data_dir: where catalogue sets and weights are looked for first.
+        **options: further `compare_encoder_init` arguments (steps,
+            eval_every, filters, patch_size, batch_size, learning_rate,
+            sigma, hole_ratio, scale, seed).
+
+    Returns:
+        The `compare_encoder_init` dict, plus "csv" and "png" when written.
+    """
+    from tfimage import restoration_tasks
+
+    if isinstance(train_images, bool) or int(train_images) < 1:
+        raise ValueError(f"train_images must be positive. Received: train_images={train_images}")
+    _, images = pipelines.load_source(data, channels=channels, data_dir=data_dir)
+    images = images[: int(train_images)] + images[-4:]
+    result = restoration_tasks.compare_encoder_init(
+        images, pretrained_from, task=task, encoder=encoder, channels=channels, validation_images=4,
+        data_dir=data_dir, **options,
+    )
+    if out_dir:
+        result.update(_write_curves(
+            os.path.join(out_dir, f"transfer_encoder_{task}"), result["steps"], result["scratch"],
+            result["pretrained"], f"encoder from {os.path.basename(str(pretrained_from))}",
+            f"U-Net {task}: pretrained vs random encoder ({len(images) - 4} images)",
+        ))
+    return result

@@ -397,6 +397,7 @@ def train_restorer(
     """
     from tfimage import inference, pretrained, restoration_tasks
     from tfimage.models.restorer import Restorer
+    from tfimage.networks.unet import required_multiple
 
     if task not in TASK_ARCHS:
         raise ValueError(f"task must be one of {', '.join(TASK_ARCHS)}. Received: task={task!r}")
@@ -499,8 +500,6 @@ def train_restorer(
             network = keras.models.clone_model(source)
             network.set_weights(source.get_weights())
         if task == "inpaint":
-            from tfimage.networks.unet import required_multiple
-
             if patch_size % required_multiple(network):
                 raise ValueError(
                     f"patch_size must be a multiple of the U-Net's stride {required_multiple(network)}. "
@@ -519,7 +518,8 @@ def train_restorer(
         restorer(sample_inputs)
         restorer.optimizer.build(restorer.trainable_variables)
     val_degradation = validation_degradation(task, validation_sigma, noise_level_input, scale, hole_ratio, mask_kind)
-    multiple = {"sr": scale, "inpaint": 16}.get(task, 1)
+    # Validation runs on whole images: crop them to sizes the network takes.
+    multiple = {"sr": scale, "inpaint": required_multiple(network)}.get(task, 1)
     val_images = [image[: image.shape[0] // multiple * multiple, : image.shape[1] // multiple * multiple]
                   for image in val_images]
 

@@ -51,42 +51,20 @@ def register(groups):
 
 
 def run_encoder(args):
-    import csv
-    import os
+    from tfimage import experiments
 
-    from tfimage import plots, restoration_tasks
-    from tfimage.datasets import pipelines
-
-    if args.train_images < 1:
-        raise ValueError(f"--train-images must be positive. Received: --train-images={args.train_images}")
-    _, images = pipelines.load_source(args.data, channels=args.channels, data_dir=args.data_dir)
-    images = images[: args.train_images] + images[-4:]
-    encoder = None if args.encoder == "plain" else args.encoder
-    result = restoration_tasks.compare_encoder_init(
-        images, args.pretrained, task=args.task, encoder=encoder, steps=args.steps, eval_every=args.eval_every,
-        channels=args.channels, filters=tuple(args.filters), patch_size=args.patch, batch_size=args.batch,
-        learning_rate=args.lr, sigma=args.sigma, hole_ratio=args.hole_ratio, scale=args.scale,
-        validation_images=4, seed=args.seed, data_dir=args.data_dir, verbose=0,
-    )
-    os.makedirs(args.out_dir, exist_ok=True)
-    stem = os.path.join(args.out_dir, f"transfer_encoder_{args.task}")
-    with open(stem + ".csv.tmp", "w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["step", "scratch_psnr", "pretrained_psnr"])
-        for step, scratch, pretrained in zip(result["steps"], result["scratch"], result["pretrained"]):
-            writer.writerow([step, f"{scratch:.4f}", f"{pretrained:.4f}"])
-    os.replace(stem + ".csv.tmp", stem + ".csv")
-    name = os.path.basename(str(args.pretrained))
-    plots.save_curves(
-        result["steps"], {"random encoder": result["scratch"], f"encoder from {name}": result["pretrained"]},
-        stem + ".png", xlabel="training step", ylabel="validation PSNR (dB)",
-        title=f"U-Net {args.task}: pretrained vs random encoder ({len(images) - 4} images)",
+    result = experiments.transfer_encoder(
+        args.pretrained, data=args.data, task=args.task, encoder=None if args.encoder == "plain" else args.encoder,
+        train_images=args.train_images, out_dir=args.out_dir, channels=args.channels, data_dir=args.data_dir,
+        steps=args.steps, eval_every=args.eval_every, filters=tuple(args.filters), patch_size=args.patch,
+        batch_size=args.batch, learning_rate=args.lr, sigma=args.sigma, hole_ratio=args.hole_ratio,
+        scale=args.scale, seed=args.seed, verbose=0,
     )
     print(f"{'step':>6} {'random':>8} {'pretrained':>10}")
     for step, scratch, pretrained in zip(result["steps"], result["scratch"], result["pretrained"]):
         print(f"{step:>6} {scratch:>8.2f} {pretrained:>10.2f}")
     summary = {key: result[key] for key in ("task", "encoder", "steps", "scratch", "pretrained", "seconds")}
-    summary.update(copied_layers=result.get("copied_layers"), csv=stem + ".csv", png=stem + ".png",
+    summary.update(copied_layers=result.get("copied_layers"), csv=result["csv"], png=result["png"],
                    pretrained_from=str(args.pretrained))
     print(json.dumps(summary))
 

@@ -408,12 +408,11 @@ class VAE(SaveWithoutOptimizer, keras.Model):
         trils = keras.ops.convert_to_numpy(self.prior_scale_tril)
         weights = np.exp(keras.ops.convert_to_numpy(self.prior_log_weights))
         groups = np.zeros(n, np.int64) if labels is None else np.asarray(labels).astype(np.int64).reshape(n)
-        z = np.zeros((n, self.latent_dim), np.float32)
-        for index, group in enumerate(groups):
-            component = rng.choice(self.prior_components, p=weights[group] / weights[group].sum())
-            eps = rng.standard_normal(self.latent_dim)
-            z[index] = means[group, component] + trils[group, component] @ eps
-        return z
+        cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)[groups]
+        components = np.minimum((rng.random((n, 1)) > cumulative).sum(axis=1), self.prior_components - 1)
+        eps = rng.standard_normal((n, self.latent_dim))
+        z = means[groups, components] + np.einsum("nij,nj->ni", trils[groups, components], eps)
+        return z.astype(np.float32)
 
     def sample(self, n, labels=None, seed=None, batch_size=256, prior="auto"):
         """Draws `n` images in [0, 1] by decoding z from the latent mixture or N(0, I).

@@ -57,8 +57,8 @@ class NormalizedConvolutionFill(keras.layers.Layer):
         kept = ops.cast(image, "float32") * known
         fill = None
         for sigma in reversed(self.sigmas):
-            estimate = self._blur(kept, sigma) / ops.maximum(self._blur(known, sigma), 1e-6)
             support = self._blur(known, sigma)
+            estimate = self._blur(kept, sigma) / ops.maximum(support, 1e-6)
             fill = estimate if fill is None else ops.where(support > self.threshold, estimate, fill)
         return kept + (1.0 - known) * fill
 
