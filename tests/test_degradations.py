@@ -111,7 +111,30 @@ def test_mask_is_seeded_and_applied():
     np.testing.assert_array_equal(masked[a[..., 0] == 0], image[a[..., 0] == 0])
 
 
+def _hole_width(mask):
+    """Mean half-width of the holes: hole area over hole boundary length (in pixels)."""
+    import cv2
+
+    mask = mask[..., 0].astype(np.uint8)
+    eroded = cv2.erode(mask, np.ones((3, 3), np.uint8))
+    return mask.sum() / max(1, int((mask - eroded).sum()))
+
+
+@pytest.mark.parametrize("kind", ["strokes", "boxes"])
+def test_mask_shape_scale_sets_the_hole_size_not_the_ratio(kind):
+    thin = [_hole_width(deg.random_mask(96, 96, 0.25, seed=s, kind=kind)) for s in range(8)]
+    wide = [_hole_width(deg.random_mask(96, 96, 0.25, seed=s, kind=kind, shape_scale=480)) for s in range(8)]
+    assert np.mean(wide) > 2 * np.mean(thin)
+    for s in range(4):  # boxes larger than the patch are clipped to it; the ratio still holds
+        mask = deg.random_mask(40, 40, 0.25, seed=s, kind=kind, shape_scale=600)
+        assert abs(mask.mean() - 0.25) <= 0.05 * 0.25
+    np.testing.assert_array_equal(deg.random_mask(64, 64, 0.25, seed=3),
+                                  deg.random_mask(64, 64, 0.25, seed=3, shape_scale=64))
+
+
 def test_mask_errors():
+    with pytest.raises(ValueError, match="shape_scale=4"):
+        deg.random_mask(32, 32, 0.2, seed=0, shape_scale=4)
     with pytest.raises(ValueError, match="hole_ratio=1.5"):
         deg.random_mask(32, 32, 1.5, seed=0)
     with pytest.raises(ValueError, match="kind='circles'"):

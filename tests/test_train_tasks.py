@@ -109,6 +109,62 @@ def test_train_inpaint_learns_and_takes_image_and_mask(image_folder, tmp_path):
     assert float(metrics.psnr(image, filled)) > masked_psnr + 5  # the in-model fill already closes the holes
 
 
+def test_inpainting_degradation_mask_scale_range():
+    import tensorflow as tf
+
+    degrade = restoration_tasks.inpainting_degradation(0.25, shape_scale=(64, 480))
+    patch = tf.ones((64, 64, 1))
+    masks = [degrade(patch, tf.constant([seed, 0]))[1].numpy() for seed in range(12)]
+    assert all(abs(mask.mean() - 0.25) <= 0.05 * 0.25 for mask in masks)
+    np.testing.assert_array_equal(masks[0], degrade(patch, tf.constant([0, 0]))[1].numpy())  # seeded
+    thin = restoration_tasks.inpainting_degradation(0.25)
+    # One hole pixel's mean number of hole neighbours grows with the stroke width.
+    def filled_fraction(mask):
+        import cv2
+        return float(cv2.blur(mask[..., 0], (5, 5))[mask[..., 0] > 0].mean())
+    wide_fill = np.mean([filled_fraction(mask) for mask in masks])
+    thin_fill = np.mean([filled_fraction(thin(patch, tf.constant([seed, 0]))[1].numpy()) for seed in range(12)])
+    assert wide_fill > thin_fill + 0.1
+    for bad in ((4,), (300, 100), (8, 16, 32)):
+        with pytest.raises(ValueError, match="shape_scale="):
+            restoration_tasks.inpainting_degradation(0.25, shape_scale=bad)
+
+
+def test_train_mixed_bfloat16_learns_and_saves_float32(image_folder, tmp_path):
+    out = str(tmp_path / "mixed")
+    history = training.train_restorer(
+        str(image_folder), out, arch="dncnn", depth=3, filters=8, sigma=25, steps=30, steps_per_epoch=10,
+        learning_rate=3e-3, dtype_policy="mixed_bfloat16", **TINY
+    )
+    assert history.history["val_psnr"][-1] > history.history["val_psnr"][0]
+    with open(os.path.join(out, "train_config.json")) as stream:
+        assert json.load(stream)["dtype_policy"] == "mixed_bfloat16"
+    model = keras.saving.load_model(os.path.join(out, "model.keras"))
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    assert model.outputs[0].dtype == "float32"
+    # The float32 copy keeps the trained weights: it scores what validation measured.
+    image = io.read_image(str(image_folder / "4.png"))
+    noisy = np.clip(image + np.random.default_rng(0).normal(0, 25 / 255, image.shape), 0, 1).astype(np.float32)
+    restored = np.clip(model(noisy[None]).numpy()[0], 0, 1)
+    assert float(metrics.psnr(image, restored)) > float(metrics.psnr(image, noisy)) + 1
+    with pytest.raises(ValueError, match="dtype_policy='float16'"):
+        training.train_restorer(str(image_folder), str(tmp_path / "bad"), sigma=25, steps=1,
+                                dtype_policy="float16", **TINY)
+
+
+def test_with_dtype_policy_copies_weights_and_changes_compute_type():
+    network = training.build_network("ffdnet", 1, depth=3, filters=8)
+    mixed = training.with_dtype_policy(network, "mixed_bfloat16")
+    assert training.uses_mixed_precision(mixed) and not training.uses_mixed_precision(network)
+    for a, b in zip(network.get_weights(), mixed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    back = training.with_dtype_policy(mixed, "float32")
+    x = np.random.default_rng(0).random((1, 16, 16, 1)).astype(np.float32)
+    level = np.full((1, 1), 0.1, np.float32)
+    np.testing.assert_allclose(back([x, level]).numpy(), network([x, level]).numpy(), atol=1e-6)
+    assert np.abs(mixed([x, level]).numpy().astype(np.float32) - network([x, level]).numpy()).max() < 0.05
+
+
 def test_train_task_bad_arguments(image_folder, tmp_path):
     with pytest.raises(ValueError, match="patch_size=30"):
         training.train_restorer(str(image_folder), str(tmp_path / "a"), task="sr", scale=4, steps=1,
@@ -133,3 +189,18 @@ def test_cli_train_sr(image_folder, tmp_path, capsys):
           "--out", out])
     assert "best validation PSNR" in capsys.readouterr().out
     assert restoration_tasks.model_scale(keras.saving.load_model(os.path.join(out, "model.keras"))) == 2
+
+
+def test_cli_train_inpaint_mask_scale_and_mixed_precision(image_folder, tmp_path, capsys):
+    from tfimage.cli.main import main
+
+    out = str(tmp_path / "cli-inpaint")
+    main(["train", "inpaint", "--data", str(image_folder), "--filters", "4", "--depth", "2", "--patch", "32",
+          "--batch", "2", "--steps", "2", "--steps-per-epoch", "2", "--validation-images", "2",
+          "--mask-scale", "64", "256", "--dtype-policy", "mixed_bfloat16", "--out", out])
+    assert "best validation PSNR" in capsys.readouterr().out
+    with open(os.path.join(out, "train_config.json")) as stream:
+        config = json.load(stream)
+    assert config["mask_scale"] == [64.0, 256.0] and config["dtype_policy"] == "mixed_bfloat16"
+    model = keras.saving.load_model(os.path.join(out, "model.keras"))
+    assert not training.uses_mixed_precision(model)

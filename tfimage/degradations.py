@@ -248,7 +248,7 @@ def jpeg_compress(image, quality):
     return tf.image.convert_image_dtype(decoded, tf.float32)
 
 
-def random_mask(height, width, hole_ratio, seed, kind="strokes"):
+def random_mask(height, width, hole_ratio, seed, kind="strokes", shape_scale=None):
     """A random inpainting mask with the requested fraction of missing pixels.
 
     Free-form masks are drawn as thick random strokes (in the style of
@@ -264,6 +264,11 @@ def random_mask(height, width, hole_ratio, seed, kind="strokes"):
         hole_ratio: fraction of missing pixels, in (0, 0.9].
         seed: int.
         kind: "strokes" (free-form) or "boxes".
+        shape_scale: the image size in pixels that sets the stroke thickness
+            and length (or box size): default `min(height, width)`, so a
+            whole image gets strokes 1/40 to 1/12 of its size. Training on
+            patches of large images passes the images' size here, so that
+            a 96x96 patch sees holes as wide as a 321x481 photo's.
 
     Returns:
         A float32 NumPy array (height, width, 1): 1 marks a missing pixel.
@@ -277,15 +282,17 @@ def random_mask(height, width, hole_ratio, seed, kind="strokes"):
         raise ValueError(f"The mask must be at least 8x8. Received: height={height}, width={width}")
     import cv2
 
+    if shape_scale is not None and not shape_scale >= 8:
+        raise ValueError(f"shape_scale must be at least 8 pixels. Received: shape_scale={shape_scale}")
     rng = np.random.default_rng(seed)
     mask = np.zeros((height, width), np.uint8)
     target = int(math.ceil(hole_ratio * height * width))
-    size = min(height, width)
+    size = int(shape_scale) if shape_scale is not None else min(height, width)
     while mask.sum() < target:
         before = mask.copy()
         if kind == "boxes":
-            box_h = int(rng.integers(max(2, size // 16), max(3, size // 4)))
-            box_w = int(rng.integers(max(2, size // 16), max(3, size // 4)))
+            box_h = min(height, int(rng.integers(max(2, size // 16), max(3, size // 4))))
+            box_w = min(width, int(rng.integers(max(2, size // 16), max(3, size // 4))))
             top = int(rng.integers(0, height - box_h + 1))
             left = int(rng.integers(0, width - box_w + 1))
             mask[top : top + box_h, left : left + box_w] = 1

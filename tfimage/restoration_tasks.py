@@ -409,22 +409,41 @@ def upscale_image(model, image, scale):
 # ----------------------------------------------------------------------------- degradations
 
 
-def inpainting_degradation(hole_ratio, kind="strokes"):
+def inpainting_degradation(hole_ratio, kind="strokes", shape_scale=None):
     """The training degradation for `restoration_dataset`: `(patch, seed) -> (masked, mask)`.
 
     The mask is `tfimage.degradations.random_mask` of the patch size with the
     patch's seed pair, so runs are reproducible.
+
+    Args:
+        hole_ratio: the fraction of missing pixels per patch.
+        kind: "strokes" or "boxes".
+        shape_scale: the image size that sets the stroke (box) size: None
+            (the patch's own size: thin strokes), a number, or a range
+            `(low, high)` drawn from uniformly per patch. Patches cut from
+            large photos should see the holes a whole photo gets, e.g.
+            `(128, 512)`.
     """
     import tensorflow as tf
 
     from tfimage import degradations
 
     hole_ratio = float(hole_ratio)
+    if shape_scale is not None:
+        scales = tuple(float(v) for v in np.atleast_1d(shape_scale))
+        if len(scales) not in (1, 2) or min(scales) < 8 or scales[0] > scales[-1]:
+            raise ValueError(
+                "shape_scale must be a size of at least 8 pixels or a range (low, high) with "
+                f"8 <= low <= high. Received: shape_scale={shape_scale}"
+            )
     degradations.random_mask(8, 8, hole_ratio, 0, kind=kind)  # validates the arguments
 
     def draw(size, seed):
         seed = [int(value) for value in seed]
-        return degradations.random_mask(int(size[0]), int(size[1]), hole_ratio, seed, kind=kind)
+        scale = None
+        if shape_scale is not None:
+            scale = np.random.default_rng(seed + [1]).uniform(scales[0], scales[-1])
+        return degradations.random_mask(int(size[0]), int(size[1]), hole_ratio, seed, kind=kind, shape_scale=scale)
 
     def degrade(patch, seed):
         size = tf.shape(patch)[:2]

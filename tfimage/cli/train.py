@@ -51,6 +51,9 @@ def register(groups):
         else:
             parser.add_argument("--hole-ratio", type=float, default=0.25, help="fraction of missing pixels")
             parser.add_argument("--mask-kind", choices=("strokes", "boxes"), default="strokes")
+            parser.add_argument("--mask-scale", type=float, nargs="+", metavar="SIZE",
+                                help="image size (or LOW HIGH range) that sets the training strokes' width "
+                                     "and length; default: the patch's (thin strokes)")
         parser.add_argument("--channels", type=int, choices=(1, 3), default=1, help="(taken from --init when given)")
         parser.add_argument("--depth", type=int, help="convolutions, EDSR blocks or U-Net levels")
         parser.add_argument("--filters", type=int, help="width (U-Net: of the first level)")
@@ -64,6 +67,9 @@ def register(groups):
         parser.add_argument("--validation-images", type=int, default=8, help="held-out images")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--strategy", choices=("none", "mirrored"), default="none")
+        parser.add_argument("--dtype-policy", choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                            default="float32",
+                            help="mixed_bfloat16: about 2x faster on recent CPUs; the saved model is float32")
         parser.add_argument("--out", required=True, help="run folder")
         parser.add_argument("--overwrite", action="store_true", help="replace a different run in --out")
         parser.add_argument("--data-dir", help="where sets and weights are looked for first")
@@ -82,14 +88,15 @@ def run(args):
             validation_sigma=args.validation_sigma, opponent_color=args.opponent_color,
         ),
         "sr": lambda: dict(scale=args.scale),
-        "inpaint": lambda: dict(hole_ratio=args.hole_ratio, mask_kind=args.mask_kind),
+        "inpaint": lambda: dict(hole_ratio=args.hole_ratio, mask_kind=args.mask_kind, mask_scale=args.mask_scale),
     }[args.task]()
     history = training.train_restorer(
         args.data, args.out, task=args.task, arch=args.arch, init=args.init, partial_init=args.partial_init,
         channels=args.channels, depth=args.depth, filters=args.filters, patch_size=args.patch,
         batch_size=args.batch, steps=args.steps, steps_per_epoch=args.steps_per_epoch, learning_rate=args.lr,
         loss=args.loss, freeze_layers=args.freeze, validation_images=args.validation_images, seed=args.seed,
-        overwrite=args.overwrite, strategy=strategy, data_dir=args.data_dir, **task_arguments,
+        overwrite=args.overwrite, strategy=strategy, data_dir=args.data_dir, dtype_policy=args.dtype_policy,
+        **task_arguments,
     )
     best = max(history.history.get("val_psnr", [float("nan")]))
     print(f"best validation PSNR this run: {best:.2f} dB; model: {args.out}/model.keras")
