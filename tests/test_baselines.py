@@ -36,6 +36,18 @@ def test_noise_estimate_is_close_on_a_real_image():
         assert abs(baselines.estimate_noise_stddev(noisy) * 255 - sigma) < 0.1 * sigma
 
 
+@pytest.mark.parametrize("sigma", [15, 25, 50])
+def test_noise_estimate_ignores_clipping(sigma):
+    from skimage import data
+
+    clean = data.astronaut().astype(np.float32) / 255  # large saturated areas
+    noisy = degradations.gaussian_noise(clean, sigma / 255, seed=3).numpy()
+    clipped = np.clip(noisy, 0.0, 1.0)
+    assert abs(baselines.estimate_noise_stddev(clipped) * 255 - sigma) < 0.05 * sigma
+    assert abs(baselines.estimate_noise_stddev(noisy) * 255 - sigma) < 0.05 * sigma
+    assert baselines.estimate_noise_stddev(clean) * 255 < 3
+
+
 def test_noisy_is_the_identity_and_bad_input_is_refused():
     image = np.random.default_rng(0).random((16, 16, 1)).astype(np.float32)
     np.testing.assert_array_equal(baselines.Noisy().predict_image(image), image)

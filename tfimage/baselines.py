@@ -20,21 +20,45 @@ References:
 import numpy as np
 
 
-def estimate_noise_stddev(image):
-    """Estimates the Gaussian noise level of an image (wavelet MAD, Donoho 1995).
+def estimate_noise_stddev(image, margin=2.0):
+    """Estimates the Gaussian noise level of an image (wavelet MAD, Donoho 1995), ignoring clipped areas.
+
+    The level is the median absolute finest diagonal Daubechies-2 wavelet
+    coefficient over 0.6745 (D. L. Donoho, "De-noising by soft-thresholding",
+    IEEE Trans. Inf. Theory 1995), as in scikit-image's `estimate_sigma`, but
+    computed only where the local mean (the matching approximation
+    coefficient) lies more than `margin` noise levels inside [0, 1], found by
+    a few fixed-point steps: noise clipped at black or white is smaller than
+    the real noise, and on saturated photos the plain estimate comes out low
+    (astronaut, sigma 50 clipped: 40.4 instead of 48.4 here). For unclipped
+    Gaussian noise the selection changes nothing on average, because the
+    diagonal coefficients are independent of the local means.
 
     Args:
-        image: float (H, W, C) image in [0, 1].
+        image: float (H, W, C) or (H, W) image in [0, 1].
+        margin: how many noise levels from 0 and 1 a local mean must be.
 
     Returns:
         The noise standard deviation in [0, 1] units, averaged over channels.
     """
-    from skimage.restoration import estimate_sigma
+    import pywt
 
     image = np.asarray(image, dtype=np.float64)
-    channel_axis = -1 if image.ndim == 3 else None
-    estimates = estimate_sigma(image, channel_axis=channel_axis, average_sigmas=True)
-    return float(np.clip(estimates, 0.0, 1.0))
+    if image.ndim == 2:
+        image = image[:, :, None]
+    levels = []
+    for channel in range(image.shape[2]):
+        approx, (_, _, diagonal) = pywt.dwt2(image[:, :, channel], "db2", mode="symmetric")
+        magnitudes = np.abs(diagonal).ravel()
+        local_mean = (approx / 2.0).ravel()  # the 2-D approximation is twice the local mean
+        level = np.median(magnitudes) / 0.6745
+        for _ in range(3):
+            inside = (local_mean > margin * level) & (local_mean < 1.0 - margin * level)
+            if inside.sum() < 64:  # (almost) all saturated: keep the plain estimate
+                break
+            level = np.median(magnitudes[inside]) / 0.6745
+        levels.append(level)
+    return float(np.clip(np.mean(levels), 0.0, 1.0))
 
 
 def _check_image(image):
