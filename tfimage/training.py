@@ -90,8 +90,12 @@ MIXED_POLICIES = ("mixed_bfloat16", "mixed_float16")
 
 def uses_mixed_precision(network):
     """Whether any layer of `network` computes in a type other than its variables'."""
-    return any(layer.dtype_policy.compute_dtype != layer.dtype_policy.variable_dtype
-               for layer in network._flatten_layers(include_self=False))
+    for layer in network.layers:
+        if isinstance(layer, keras.Model) and uses_mixed_precision(layer):
+            return True
+        if layer.dtype_policy.compute_dtype != layer.dtype_policy.variable_dtype:
+            return True
+    return False
 
 
 def with_dtype_policy(network, dtype_policy):
