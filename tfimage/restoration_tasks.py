@@ -409,6 +409,19 @@ def upscale_image(model, image, scale):
 # ----------------------------------------------------------------------------- degradations
 
 
+def check_mask_scale(shape_scale):
+    """Validates a mask shape scale: None, a size, or a range (low, high); returns None or a tuple of floats."""
+    if shape_scale is None:
+        return None
+    scales = tuple(float(v) for v in np.atleast_1d(shape_scale))
+    if len(scales) not in (1, 2) or min(scales) < 8 or scales[0] > scales[-1]:
+        raise ValueError(
+            "shape_scale must be a size of at least 8 pixels or a range (low, high) with "
+            f"8 <= low <= high. Received: shape_scale={shape_scale}"
+        )
+    return scales
+
+
 def inpainting_degradation(hole_ratio, kind="strokes", shape_scale=None):
     """The training degradation for `restoration_dataset`: `(patch, seed) -> (masked, mask)`.
 
@@ -429,19 +442,13 @@ def inpainting_degradation(hole_ratio, kind="strokes", shape_scale=None):
     from tfimage import degradations
 
     hole_ratio = float(hole_ratio)
-    if shape_scale is not None:
-        scales = tuple(float(v) for v in np.atleast_1d(shape_scale))
-        if len(scales) not in (1, 2) or min(scales) < 8 or scales[0] > scales[-1]:
-            raise ValueError(
-                "shape_scale must be a size of at least 8 pixels or a range (low, high) with "
-                f"8 <= low <= high. Received: shape_scale={shape_scale}"
-            )
+    scales = check_mask_scale(shape_scale)
     degradations.random_mask(8, 8, hole_ratio, 0, kind=kind)  # validates the arguments
 
     def draw(size, seed):
         seed = [int(value) for value in seed]
         scale = None
-        if shape_scale is not None:
+        if scales is not None:
             scale = np.random.default_rng(seed + [1]).uniform(scales[0], scales[-1])
         return degradations.random_mask(int(size[0]), int(size[1]), hole_ratio, seed, kind=kind, shape_scale=scale)
 

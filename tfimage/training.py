@@ -515,7 +515,7 @@ def train_restorer(
         config.update(task=task, partial_init=partial_init)
         config.update({"sr": {"scale": scale}, "inpaint": {"hole_ratio": hole_ratio, "mask_kind": mask_kind}}[task])
         if task == "inpaint" and mask_scale is not None:  # (absent otherwise, so earlier runs still resume)
-            config["mask_scale"] = [float(v) for v in np.atleast_1d(mask_scale)]
+            config["mask_scale"] = list(restoration_tasks.check_mask_scale(mask_scale))
     if task == "denoise":
         degradation = noise_training_degradation(sigma, sigma_range, noise_level_input)
     elif task == "sr":
