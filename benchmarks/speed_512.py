@@ -3,7 +3,8 @@
 Runs each model on the five 512x512 Set12 images (08-12) at sigma 25 through
 the evaluation harness, one after the other in this process, and writes the
 seconds per image and each model's speed ratio against bm3d (bm3d's time
-divided by the model's) to benchmarks/results/speed_512.json.
+divided by the model's) to benchmarks/results/speed_512.json. A name ending in
+"+x8" runs that model with the x8 geometric self-ensemble (`--self-ensemble`).
 
 Usage:
     TFIMAGE_DATA_DIR=../shared/data python benchmarks/speed_512.py [MODEL ...]
@@ -23,7 +24,8 @@ def main(models):
     paths = [p for p in catalogue.image_paths("set12") if Image.open(p).size == (512, 512)]
     results = {}
     for name in ["bm3d", *models]:
-        result = evaluation.evaluate_denoiser(name, paths, 25)
+        ensemble = name.endswith("+x8")
+        result = evaluation.evaluate_denoiser(name[:-3] if ensemble else name, paths, 25, self_ensemble=ensemble)
         result.pop("per_image")
         results[name] = result
     for name, result in results.items():
@@ -40,4 +42,4 @@ def main(models):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["ffdnet-gray", "dncnn-s25", "tfimage-gray-blind", "nlm"])
+    main(sys.argv[1:] or ["ffdnet-gray", "dncnn-s25", "tfimage-gray-blind", "tfimage-gray-blind+x8", "nlm"])

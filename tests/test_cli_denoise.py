@@ -98,3 +98,26 @@ def test_inpaint_and_upscale_take_a_file_or_a_folder(tmp_path):
     assert main(["inpaint", str(tmp_path / "photo.png"), "--mask", str(tmp_path / "holes.png"),
                  "-o", str(tmp_path / "holes.png"), "--model", "telea"]) == 1
     assert (tmp_path / "holes.png").read_bytes() == before
+
+
+def test_evaluate_and_denoise_with_self_ensemble(noisy_folder, tmp_path, capsys):
+    require_set("set12")
+    if not os.path.isdir(os.path.join(os.environ.get("TFIMAGE_DATA_DIR", "/nonexistent"), "DnCNN_MatConvNet")):
+        pytest.skip("official weights not available")
+    records = []
+    for extra in ([], ["--self-ensemble"]):
+        assert main(["evaluate", "denoise", "--model", "dncnn-s25", "--dataset", "set12", "--sigma", "25",
+                     "--limit", "1", "--json", *extra]) == 0
+        records.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert "self_ensemble" not in records[0] and records[1]["self_ensemble"] == 8
+    assert records[0]["psnr"] + 0.03 < records[1]["psnr"] < records[0]["psnr"] + 0.5
+    assert main(["evaluate", "denoise", "--model", "nlm", "--dataset", "set12", "--sigma", "25", "--limit", "1",
+                 "--self-ensemble"]) == 1
+    assert "self_ensemble=True" in capsys.readouterr().err
+    folder, clean = noisy_folder
+    outs = []
+    for extra in ([], ["--self-ensemble"]):
+        out = tmp_path / f"out{len(outs)}"
+        assert main(["denoise", str(folder / "img0.png"), "-o", str(out), "--model", "dncnn-s25", *extra]) == 0
+        outs.append(float(metrics.psnr(clean["img0.png"], io.read_image(out / "img0.png"))))
+    assert outs[1] > outs[0]

@@ -156,3 +156,45 @@ def test_an_inpainting_model_is_refused_where_a_noise_level_is_expected(tmp_path
         inference.restore(model, image, noise_level=0.1)
     with pytest.raises(ValueError, match="inpainting model"):
         export.export_model(model, str(tmp_path / "served"))
+
+
+def test_self_ensemble_averages_the_eight_undone_views(tiny_dncnn):
+    from tfimage.inference import restore
+
+    image = _image((20, 27, 1), seed=3)
+    single = predict_image(tiny_dncnn, image)
+    ensemble = predict_image(tiny_dncnn, image, self_ensemble=True)
+    views = []
+    for turns in range(4):
+        for flip in (False, True):
+            view = np.rot90(image, turns)
+            view = view[:, ::-1] if flip else view
+            out = np.asarray(tiny_dncnn(np.ascontiguousarray(view)[None]))[0]
+            views.append(np.rot90(out[:, ::-1] if flip else out, -turns))
+    assert ensemble.shape == image.shape  # (a non-square image comes back the right way round)
+    np.testing.assert_allclose(ensemble, np.clip(np.mean(views, axis=0), 0, 1), atol=1e-5)
+    assert np.abs(ensemble - single).max() > 1e-4  # the random network is not flip-invariant
+    tiled = predict_image(tiny_dncnn, image, self_ensemble=True, tile=16, overlap=4)
+    np.testing.assert_allclose(tiled, ensemble, atol=1e-5)
+    with pytest.raises(ValueError, match="self_ensemble=True"):
+        from tfimage.baselines import NLM
+
+        restore(NLM(), image, noise_level=0.1, self_ensemble=True)
+
+
+def test_self_ensemble_improves_dncnn_s25_on_set12():
+    from tfimage.datasets import catalogue
+
+    if catalogue.find_local("dncnn_matconvnet") is None or catalogue.find_local("set12") is None:
+        pytest.skip("DnCNN weights or Set12 not found locally (set TFIMAGE_DATA_DIR)")
+    from tfimage import pretrained
+    from tfimage.io import read_image
+
+    model = pretrained.load("dncnn-s25")
+    gains = []
+    for index, name in enumerate(("02.png", "05.png")):
+        clean = read_image(os.path.join(catalogue.find_local("set12"), name), channels=1)[:128, :128]
+        noisy = clean + np.random.default_rng(index).normal(0, 25 / 255, clean.shape).astype(np.float32)
+        single = _psnr(predict_image(model, noisy), clean)
+        gains.append(_psnr(predict_image(model, noisy, self_ensemble=True), clean) - single)
+    assert 0.03 < np.mean(gains) < 0.5

@@ -36,3 +36,35 @@ def test_untrained_network_returns_the_fill_and_round_trips(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(restoration_tasks.inpaint_image(loaded, image, mask), restoration_tasks.inpaint_image(model, image, mask), atol=1e-6)
+
+
+def test_hole_composite_keeps_known_pixels_shares_weights_and_round_trips(tmp_path):
+    from tfimage.networks.inpainting import build_inpainting_unet, is_composited, with_hole_composite
+
+    keras.utils.set_random_seed(1)
+    plain = build_inpainting_unet(1, filters=(4, 8))
+    composited = with_hole_composite(plain)
+    assert is_composited(composited) and not is_composited(plain)
+    assert with_hole_composite(composited) is composited
+    rng = np.random.default_rng(2)
+    image = rng.random((1, 32, 32, 1)).astype(np.float32)
+    mask = degradations.random_mask(32, 32, 0.3, seed=(3, 3))[None]
+    raw = np.asarray(plain([image * (1 - mask), mask]))
+    out = np.asarray(composited([image, mask]))
+    known = mask == 0
+    np.testing.assert_array_equal(out[known], image[known])  # the input's own pixels, not the network's
+    assert np.abs(raw[known] - image[known]).max() > 1e-3  # (which an untrained U-Net does not reproduce)
+    np.testing.assert_allclose(out[~known], raw[~known], atol=1e-6)
+    # Weights are shared, not copied: the composite follows the inner network.
+    conv = [layer for layer in plain.layers[-1].layers if isinstance(layer, keras.layers.Conv2D)][-1]
+    conv.set_weights([weight * 0 for weight in conv.get_weights()])
+    np.testing.assert_allclose(np.asarray(composited([image, mask]))[~known],
+                               np.asarray(plain([image * (1 - mask), mask]))[~known], atol=1e-6)
+    built = build_inpainting_unet(1, filters=(4, 8), composite=True)
+    assert is_composited(built)
+    path = str(tmp_path / "composited.keras")
+    composited.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(loaded([image, mask])), np.asarray(composited([image, mask])), atol=1e-6)
+    with pytest.raises(ValueError, match="inputs"):
+        with_hole_composite(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3)]))

@@ -197,10 +197,32 @@ def test_cli_train_inpaint_mask_scale_and_mixed_precision(image_folder, tmp_path
     out = str(tmp_path / "cli-inpaint")
     main(["train", "inpaint", "--data", str(image_folder), "--filters", "4", "--depth", "2", "--patch", "32",
           "--batch", "2", "--steps", "2", "--steps-per-epoch", "2", "--validation-images", "2",
-          "--mask-scale", "64", "256", "--dtype-policy", "mixed_bfloat16", "--out", out])
+          "--mask-scale", "64", "256", "--dtype-policy", "mixed_bfloat16", "--composite-holes", "--out", out])
     assert "best validation PSNR" in capsys.readouterr().out
     with open(os.path.join(out, "train_config.json")) as stream:
         config = json.load(stream)
     assert config["mask_scale"] == [64.0, 256.0] and config["dtype_policy"] == "mixed_bfloat16"
+    assert config["composite_holes"] is True
     model = keras.saving.load_model(os.path.join(out, "model.keras"))
     assert not training.uses_mixed_precision(model)
+    from tfimage.networks.inpainting import is_composited
+
+    assert is_composited(model)
+    image = io.read_image(str(image_folder / "1.png"))[:32, :32][None]
+    mask = degradations.random_mask(32, 32, 0.25, seed=(5, 5))[None]
+    output = np.asarray(model([image, mask]))
+    np.testing.assert_allclose(output[mask == 0], image[mask == 0], atol=1e-6)
+
+
+def test_inpainting_validation_masks_follow_the_mask_scale():
+    import cv2
+
+    image = np.full((48, 48, 1), 0.5, np.float32)
+
+    def filled_fraction(mask_scale):
+        degrade = training.validation_degradation("inpaint", hole_ratio=0.25, mask_scale=mask_scale)
+        masks = [np.asarray(degrade(image, (seed, 0))[1])[..., 0] for seed in range(6)]
+        assert all(abs(mask.mean() - 0.25) <= 0.05 * 0.25 for mask in masks)
+        return np.mean([cv2.blur(mask, (5, 5))[mask > 0].mean() for mask in masks])
+
+    assert filled_fraction(320.0) > filled_fraction(None) + 0.1

@@ -89,7 +89,34 @@ def _run(model, batch, noise_level):
     return np.asarray(output, dtype=np.float32)[0]
 
 
-def predict_image(model, image, noise_level=None, tile=None, overlap=32):
+def _restore_view(model, image, noise_level, tile, overlap):
+    """The network output for one (H, W, C) image, whole or tile by tile."""
+    height, width = image.shape[:2]
+    if tile is None or (height <= tile and width <= tile):
+        restored = _run(model, image[None], noise_level)
+    else:
+        rows = _tile_starts(height, tile, overlap)
+        cols = _tile_starts(width, tile, overlap)
+        restored = None
+        for i, (top, tile_h) in enumerate(zip(rows[0], rows[1])):
+            for j, (left, tile_w) in enumerate(zip(cols[0], cols[1])):
+                patch = image[top : top + tile_h, left : left + tile_w]
+                output = _run(model, patch[None], noise_level)
+                if restored is None:
+                    restored = np.zeros((height, width, output.shape[-1]), np.float32)
+                y0, y1 = rows[2][i], rows[2][i + 1]
+                x0, x1 = cols[2][j], cols[2][j + 1]
+                restored[y0:y1, x0:x1] = output[y0 - top : y1 - top, x0 - left : x1 - left]
+    if restored.shape[:2] != (height, width):
+        raise ValueError(
+            "The model changed the image size; predict_image expects same-size "
+            f"restoration. Received: output shape={restored.shape} for input "
+            f"shape={image.shape}"
+        )
+    return restored
+
+
+def predict_image(model, image, noise_level=None, tile=None, overlap=32, self_ensemble=False):
     """Restores one image with a Keras model, whole or tile by tile.
 
     Args:
@@ -108,6 +135,11 @@ def predict_image(model, image, noise_level=None, tile=None, overlap=32):
         overlap: pixels shared by neighbouring tiles; each tile drops half of
             it on every inner side. Use at least twice the network's
             receptive-field radius for seamless results (32 suits DnCNN).
+        self_ensemble: restore the 8 flips and quarter turns of the image
+            and average the results, undone (the "x8" geometric self-ensemble
+            of R. Timofte, R. Rothe, L. Van Gool, "Seven ways to improve
+            example-based single image super resolution", CVPR 2016): 8x the
+            time for about +0.1 dB on denoising.
 
     Returns:
         The restored image, float32 (H, W, C_model), clipped to [0, 1]:
@@ -179,31 +211,23 @@ def predict_image(model, image, noise_level=None, tile=None, overlap=32):
             )
         tile = int(tile)
 
-    if tile is None or (height <= tile and width <= tile):
-        restored = _run(model, image[None], noise_level)
+    if self_ensemble:
+        # Geometric self-ensemble: the mean over the 8 flips and quarter turns, each undone.
+        outputs = []
+        for turns in range(4):
+            for flip in (False, True):
+                view = np.rot90(image, turns)
+                view = np.ascontiguousarray(view[:, ::-1] if flip else view)
+                output = _restore_view(model, view, noise_level, tile, overlap)
+                output = output[:, ::-1] if flip else output
+                outputs.append(np.rot90(output, -turns))
+        restored = np.mean(outputs, axis=0)
     else:
-        rows = _tile_starts(height, tile, overlap)
-        cols = _tile_starts(width, tile, overlap)
-        restored = None
-        for i, (top, tile_h) in enumerate(zip(rows[0], rows[1])):
-            for j, (left, tile_w) in enumerate(zip(cols[0], cols[1])):
-                patch = image[top : top + tile_h, left : left + tile_w]
-                output = _run(model, patch[None], noise_level)
-                if restored is None:
-                    restored = np.zeros((height, width, output.shape[-1]), np.float32)
-                y0, y1 = rows[2][i], rows[2][i + 1]
-                x0, x1 = cols[2][j], cols[2][j + 1]
-                restored[y0:y1, x0:x1] = output[y0 - top : y1 - top, x0 - left : x1 - left]
-    if restored.shape[:2] != (height, width):
-        raise ValueError(
-            "The model changed the image size; predict_image expects same-size "
-            f"restoration. Received: output shape={restored.shape} for input "
-            f"shape={image.shape}"
-        )
+        restored = _restore_view(model, image, noise_level, tile, overlap)
     return np.clip(restored, 0.0, 1.0).astype(np.float32)
 
 
-def restore(model, image, noise_level=None, tile=None, overlap=32):
+def restore(model, image, noise_level=None, tile=None, overlap=32, self_ensemble=False):
     """Restores one image with a Keras model or a classical baseline.
 
     The one call the evaluation harness and the CLI use for every kind of
@@ -220,6 +244,8 @@ def restore(model, image, noise_level=None, tile=None, overlap=32):
         noise_level: sigma in [0, 1] units, or None (blind).
         tile: tile size for Keras models, or None for the whole image.
         overlap: tile overlap in pixels (see `predict_image`).
+        self_ensemble: Keras models: average the 8 flips and quarter turns
+            (see `predict_image`). Baselines do not take it.
 
     Returns:
         The restored float32 (H, W, C) image, clipped to [0, 1].
@@ -227,6 +253,11 @@ def restore(model, image, noise_level=None, tile=None, overlap=32):
     import keras
 
     if not isinstance(model, keras.Model) and callable(getattr(model, "predict_image", None)):
+        if self_ensemble:
+            raise ValueError(
+                "self_ensemble applies to Keras models, not to classical baselines. "
+                f"Received: model={getattr(model, 'name', type(model).__name__)}, self_ensemble=True"
+            )
         return np.asarray(model.predict_image(image, noise_level=noise_level), dtype=np.float32)
     check_denoiser(model)
     _, takes_noise_level = model_signature(model)
@@ -236,4 +267,6 @@ def restore(model, image, noise_level=None, tile=None, overlap=32):
         from tfimage.baselines import estimate_noise_stddev
 
         noise_level = estimate_noise_stddev(image)
-    return predict_image(model, image, noise_level=noise_level, tile=tile, overlap=overlap)
+    return predict_image(
+        model, image, noise_level=noise_level, tile=tile, overlap=overlap, self_ensemble=self_ensemble
+    )

@@ -199,7 +199,7 @@ def mean_psnr(model, degraded, clean):
         if isinstance(noisy, tuple):  # (image, noise level) or (masked image, mask)
             second = tf.convert_to_tensor(noisy[1], tf.float32)
             second = second[None] if second.shape.rank == 3 else tf.reshape(second, (1, 1))
-            inputs = (noisy[0][None], second)
+            inputs = (tf.convert_to_tensor(noisy[0], tf.float32)[None], second)
         else:
             inputs = noisy[None]
         restored = tf.clip_by_value(model(inputs, training=False), 0.0, 1.0)
@@ -361,6 +361,7 @@ def train_restorer(
     hole_ratio=0.25,
     mask_kind="strokes",
     mask_scale=None,
+    composite_holes=False,
     validation_images=8,
     validation_sigma=None,
     backup_every=50,
@@ -423,7 +424,11 @@ def train_restorer(
         mask_scale: inpaint: the image size that sets the training holes'
             stroke width and length: None (the patch's: thin strokes), a
             size, or a range `(low, high)` drawn per patch
-            (`restoration_tasks.inpainting_degradation`).
+            (`restoration_tasks.inpainting_degradation`). Validation masks
+            are then drawn at the middle of the range.
+        composite_holes: inpaint: keep the known pixels in the network's
+            output (`tfimage.networks.inpainting.with_hole_composite`, also
+            around an `init` model), so the loss counts the holes only.
         validation_images: images held out for validation PSNR.
         validation_sigma: noise level (0-255) for validation; default: `sigma`, or 25
             (clipped into `sigma_range`) for blind training.
@@ -516,6 +521,8 @@ def train_restorer(
         config.update({"sr": {"scale": scale}, "inpaint": {"hole_ratio": hole_ratio, "mask_kind": mask_kind}}[task])
         if task == "inpaint" and mask_scale is not None:  # (absent otherwise, so earlier runs still resume)
             config["mask_scale"] = list(restoration_tasks.check_mask_scale(mask_scale))
+        if task == "inpaint" and composite_holes:  # (same)
+            config["composite_holes"] = True
     if task == "denoise":
         degradation = noise_training_degradation(sigma, sigma_range, noise_level_input)
     elif task == "sr":
@@ -560,6 +567,10 @@ def train_restorer(
             network = keras.models.clone_model(source)
             network.set_weights(source.get_weights())
         if task == "inpaint":
+            if composite_holes:
+                from tfimage.networks.inpainting import with_hole_composite
+
+                network = with_hole_composite(network)
             if patch_size % required_multiple(network):
                 raise ValueError(
                     f"patch_size must be a multiple of the U-Net's stride {required_multiple(network)}. "
@@ -579,7 +590,12 @@ def train_restorer(
         sample_inputs, _ = next(iter(dataset.take(1)))
         restorer(sample_inputs)
         restorer.optimizer.build(restorer.trainable_variables)
-    val_degradation = validation_degradation(task, validation_sigma, noise_level_input, scale, hole_ratio, mask_kind)
+    validation_mask_scale = None
+    if task == "inpaint" and mask_scale is not None:
+        validation_mask_scale = float(np.mean(restoration_tasks.check_mask_scale(mask_scale)))
+    val_degradation = validation_degradation(
+        task, validation_sigma, noise_level_input, scale, hole_ratio, mask_kind, mask_scale=validation_mask_scale
+    )
     # Validation runs on whole images: crop them to sizes the network takes.
     multiple = {"sr": scale, "inpaint": required_multiple(network)}.get(task, 1)
     val_images = [image[: image.shape[0] // multiple * multiple, : image.shape[1] // multiple * multiple]
@@ -610,14 +626,21 @@ def train_denoiser(data, out_dir, **kwargs):
     return train_restorer(data, out_dir, task="denoise", **kwargs)
 
 
-def validation_degradation(task, sigma=25, noise_level_input=False, scale=4, hole_ratio=0.25, mask_kind="strokes"):
-    """The seeded degradation of held-out images: `(image, seed_pair) -> model input`."""
+def validation_degradation(
+    task, sigma=25, noise_level_input=False, scale=4, hole_ratio=0.25, mask_kind="strokes", mask_scale=None
+):
+    """The seeded degradation of held-out images: `(image, seed_pair) -> model input`.
+
+    `mask_scale` (inpaint) is `random_mask`'s `shape_scale`: None sizes the
+    holes by the validation image itself.
+    """
     if task == "sr":
         return lambda image, seed_pair: degradations.bicubic_downsample(image, scale)
     if task == "inpaint":
         def holes(image, seed_pair):
             mask = degradations.random_mask(
-                image.shape[0], image.shape[1], hole_ratio, seed=tuple(int(v) for v in seed_pair), kind=mask_kind
+                image.shape[0], image.shape[1], hole_ratio, seed=tuple(int(v) for v in seed_pair), kind=mask_kind,
+                shape_scale=mask_scale,
             )
             return (image * (1.0 - mask), mask)
 

@@ -17,6 +17,8 @@ def register(groups):
     parser.add_argument("--model", default="ffdnet-gray", help="model name (see `tfimage models`) or .keras path")
     common.add_sigma_argument(parser)
     parser.add_argument("--tile", type=int, help="tile size for large images (bounded memory)")
+    parser.add_argument("--self-ensemble", action="store_true",
+                        help="average the 8 flips and quarter turns (Keras models; 8x the time, about +0.1 dB)")
     parser.add_argument("--bit-depth", type=int, default=8, choices=(8, 16), help="PNG bits per channel")
     parser.add_argument("--data-dir", help="where weights are looked for first")
     parser.set_defaults(func=run)
@@ -40,7 +42,9 @@ def run(args):
         level = noise_level
         if level is None and takes_noise_level:
             level = baselines.estimate_noise_stddev(image)
-        restored = inference.restore(model, image, noise_level=level, tile=args.tile)
+        restored = inference.restore(
+            model, image, noise_level=level, tile=args.tile, self_ensemble=args.self_ensemble
+        )
         io.write_image(target, restored, bit_depth=args.bit_depth)
         note = f" (estimated sigma {level * 255:.1f})" if args.sigma is None and level is not None else ""
         bar.write(f"{path} -> {target}{note}") if len(paths) > 1 else print(f"{path} -> {target}{note}")

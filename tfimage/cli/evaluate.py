@@ -19,6 +19,8 @@ def register(groups):
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--tile", type=int, help="tile size (bounded memory)")
     parser.add_argument("--blind", action="store_true", help="estimate sigma instead of giving it")
+    parser.add_argument("--self-ensemble", action="store_true",
+                        help="average the 8 flips and quarter turns (Keras models; 8x the time)")
     parser.add_argument("--data-dir", help="where sets and weights are looked for first")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.set_defaults(func=run)
@@ -30,11 +32,11 @@ def run(args):
     progress = common.EvaluationProgress()
     result = evaluation.evaluate_denoiser(
         args.model, args.dataset, args.sigma, limit=args.limit, seed=args.seed, tile=args.tile,
-        blind=args.blind, data_dir=args.data_dir, progress=progress,
+        blind=args.blind, data_dir=args.data_dir, progress=progress, self_ensemble=args.self_ensemble,
     )
     progress.close()
     print(
-        f"{result['model']} on {result['dataset']} sigma {args.sigma:g}: {result['images']} images, "
+        f"{result['model']}{' (x8 self-ensemble)' if args.self_ensemble else ''} on {result['dataset']} sigma {args.sigma:g}: {result['images']} images, "
         f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f}, "
         f"{result['seconds_per_image']:.3f} s/image"
     )

@@ -54,6 +54,9 @@ def register(groups):
             parser.add_argument("--mask-scale", type=float, nargs="+", metavar="SIZE",
                                 help="image size (or LOW HIGH range) that sets the training strokes' width "
                                      "and length; default: the patch's (thin strokes)")
+            parser.add_argument("--composite-holes", action="store_true",
+                                help="keep the known pixels in the network's output (also around --init), "
+                                     "so the loss counts the holes only")
         parser.add_argument("--channels", type=int, choices=(1, 3), default=1, help="(taken from --init when given)")
         parser.add_argument("--depth", type=int, help="convolutions, EDSR blocks or U-Net levels")
         parser.add_argument("--filters", type=int, help="width (U-Net: of the first level)")
@@ -88,7 +91,8 @@ def run(args):
             validation_sigma=args.validation_sigma, opponent_color=args.opponent_color,
         ),
         "sr": lambda: dict(scale=args.scale),
-        "inpaint": lambda: dict(hole_ratio=args.hole_ratio, mask_kind=args.mask_kind, mask_scale=args.mask_scale),
+        "inpaint": lambda: dict(hole_ratio=args.hole_ratio, mask_kind=args.mask_kind, mask_scale=args.mask_scale,
+                                composite_holes=args.composite_holes),
     }[args.task]()
     history = training.train_restorer(
         args.data, args.out, task=args.task, arch=args.arch, init=args.init, partial_init=args.partial_init,
