@@ -357,7 +357,7 @@ def model_scale(model):
     return height // 16
 
 
-def upscale_image(model, image, scale):
+def upscale_image(model, image, scale, self_ensemble=False):
     """Super-resolves one low-resolution image by `scale`.
 
     Args:
@@ -366,6 +366,9 @@ def upscale_image(model, image, scale):
             baseline.
         image: float (h, w, C) in [0, 1].
         scale: 2, 3 or 4; must be the model's own factor.
+        self_ensemble: Keras models: average the network's output over the
+            8 flips and quarter turns (`inference.geometric_self_ensemble`,
+            the "+" of EDSR+): 8x the time.
 
     Returns:
         The float32 (h * scale, w * scale, C_model) image, clipped to [0, 1].
@@ -381,6 +384,11 @@ def upscale_image(model, image, scale):
             raise ValueError(
                 f"The baseline is not a super-resolution method. Received: model={_model_name(model)}"
             )
+        if self_ensemble:
+            raise ValueError(
+                "self_ensemble applies to Keras models, not to classical baselines. "
+                f"Received: model={_model_name(model)}, self_ensemble=True"
+            )
         return np.asarray(model.predict_image(image, scale=scale), dtype=np.float32)
     from tfimage import io
     from tfimage.networks.unet import required_multiple
@@ -394,15 +402,29 @@ def upscale_image(model, image, scale):
     if own != scale:
         raise ValueError(f"The model upscales by {own}, not by {scale}. Received: scale={scale}")
     _check_min_size(image, max(MIN_LOW_RES_SIZE, -(-required_multiple(network) // scale)))
+
+    def run(low_res):
+        output = np.asarray(network(low_res[None], training=False), dtype=np.float32)[0]
+        if output.shape[:2] != (low_res.shape[0] * scale, low_res.shape[1] * scale):
+            raise ValueError(
+                f"The model's output is not {scale}x its input. Received: {low_res.shape} -> {output.shape}"
+            )
+        return output
+
+    if self_ensemble:
+        from tfimage.inference import geometric_self_ensemble
+
+        network_run = run
+        run = lambda low_res: geometric_self_ensemble(network_run, low_res)  # noqa: E731
     if luma_only:  # the SR papers' setting: the network on Y, bicubic on Cb and Cr
         from tfimage import color, degradations
 
         ycbcr = color.rgb_to_ycbcr(image)
-        luma = np.asarray(network(ycbcr[None, :, :, :1], training=False), dtype=np.float32)[0]
+        luma = run(np.ascontiguousarray(ycbcr[:, :, :1]))
         chroma = np.asarray(degradations.bicubic_upsample(ycbcr[:, :, 1:], scale), dtype=np.float32)
         output = color.ycbcr_to_rgb(np.concatenate([luma, chroma], axis=-1))
     else:
-        output = np.asarray(network(image[None], training=False), dtype=np.float32)[0]
+        output = run(image)
     return np.clip(output, 0.0, 1.0).astype(np.float32)
 
 
@@ -565,7 +587,7 @@ def sr_metrics(hr, sr, scale):
     )
 
 
-def evaluate_sr(model, dataset, scale, limit=None, data_dir=None, progress=None):
+def evaluate_sr(model, dataset, scale, limit=None, data_dir=None, progress=None, self_ensemble=False):
     """Scores a super-resolution model or baseline on a benchmark set.
 
     Each HR image is cropped to a multiple of `scale`, bicubic-downsampled
@@ -582,6 +604,8 @@ def evaluate_sr(model, dataset, scale, limit=None, data_dir=None, progress=None)
         limit: score only the first `limit` images.
         data_dir: where catalogue sets and weights are looked for first.
         progress: optional callable(index, total, record) after each image.
+        self_ensemble: Keras models: the x8 geometric self-ensemble
+            (`upscale_image`); the result gets "self_ensemble": 8.
 
     Returns:
         A dict with "model", "dataset", "scale", "images", "psnr", "ssim"
@@ -598,7 +622,7 @@ def evaluate_sr(model, dataset, scale, limit=None, data_dir=None, progress=None)
         if index == 0 and _is_keras_model(model):
             upscale_image(model, lr[:32, :32], scale)
         start = time.perf_counter()
-        sr = upscale_image(model, lr, scale)
+        sr = upscale_image(model, lr, scale, self_ensemble=self_ensemble)
         seconds = time.perf_counter() - start
         if sr.shape[2] != hr.shape[2]:
             from tfimage import io
@@ -611,7 +635,8 @@ def evaluate_sr(model, dataset, scale, limit=None, data_dir=None, progress=None)
             progress(index, len(paths), record)
     from tfimage.evaluation import summarize
 
-    return summarize(records, model=name, dataset=dataset, scale=scale)
+    fields = {"self_ensemble": 8} if self_ensemble else {}
+    return summarize(records, model=name, dataset=dataset, scale=scale, **fields)
 
 
 # ----------------------------------------------------------------------------- transfer
