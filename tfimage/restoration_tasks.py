@@ -403,7 +403,9 @@ def upscale_image(model, image, scale, self_ensemble=False):
         raise ValueError(f"The model upscales by {own}, not by {scale}. Received: scale={scale}")
     _check_min_size(image, max(MIN_LOW_RES_SIZE, -(-required_multiple(network) // scale)))
 
-    def run(low_res):
+    from tfimage.inference import geometric_self_ensemble
+
+    def run_network(low_res):
         output = np.asarray(network(low_res[None], training=False), dtype=np.float32)[0]
         if output.shape[:2] != (low_res.shape[0] * scale, low_res.shape[1] * scale):
             raise ValueError(
@@ -411,11 +413,8 @@ def upscale_image(model, image, scale, self_ensemble=False):
             )
         return output
 
-    if self_ensemble:
-        from tfimage.inference import geometric_self_ensemble
-
-        network_run = run
-        run = lambda low_res: geometric_self_ensemble(network_run, low_res)  # noqa: E731
+    def run(low_res):
+        return geometric_self_ensemble(run_network, low_res) if self_ensemble else run_network(low_res)
     if luma_only:  # the SR papers' setting: the network on Y, bicubic on Cb and Cr
         from tfimage import color, degradations
 
