@@ -516,11 +516,12 @@ def train_restorer(
                 f"Received: dtype_policy={dtype_policy!r}"
             )
         config["dtype_policy"] = dtype_policy
+    mask_scale = restoration_tasks.check_mask_scale(mask_scale) if task == "inpaint" else None
     if task != "denoise":  # (denoising runs keep the keys of earlier versions, so they resume)
         config.update(task=task, partial_init=partial_init)
         config.update({"sr": {"scale": scale}, "inpaint": {"hole_ratio": hole_ratio, "mask_kind": mask_kind}}[task])
-        if task == "inpaint" and mask_scale is not None:  # (absent otherwise, so earlier runs still resume)
-            config["mask_scale"] = list(restoration_tasks.check_mask_scale(mask_scale))
+        if mask_scale is not None:  # (absent otherwise, so earlier runs still resume)
+            config["mask_scale"] = list(mask_scale)
         if task == "inpaint" and composite_holes:  # (same)
             config["composite_holes"] = True
     if task == "denoise":
@@ -590,9 +591,7 @@ def train_restorer(
         sample_inputs, _ = next(iter(dataset.take(1)))
         restorer(sample_inputs)
         restorer.optimizer.build(restorer.trainable_variables)
-    validation_mask_scale = None
-    if task == "inpaint" and mask_scale is not None:
-        validation_mask_scale = float(np.mean(restoration_tasks.check_mask_scale(mask_scale)))
+    validation_mask_scale = None if mask_scale is None else float(np.mean(mask_scale))
     val_degradation = validation_degradation(
         task, validation_sigma, noise_level_input, scale, hole_ratio, mask_kind, mask_scale=validation_mask_scale
     )
