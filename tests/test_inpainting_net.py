@@ -68,3 +68,31 @@ def test_hole_composite_keeps_known_pixels_shares_weights_and_round_trips(tmp_pa
     np.testing.assert_allclose(np.asarray(loaded([image, mask])), np.asarray(composited([image, mask])), atol=1e-6)
     with pytest.raises(ValueError, match="inputs"):
         with_hole_composite(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3)]))
+
+
+def test_refinement_stage_starts_near_the_network_and_freezes_it(tmp_path):
+    from tfimage.networks.inpainting import with_refinement_stage
+
+    keras.utils.set_random_seed(0)
+    network = build_inpainting_unet(1, filters=(4, 8), composite=True)
+    rng = np.random.default_rng(1)
+    image = rng.random((2, 24, 32, 1)).astype(np.float32)
+    mask = np.stack([degradations.random_mask(24, 32, 0.3, seed=(index, 1)) for index in range(2)])
+    single = np.asarray(network([image, mask]))
+    refined = with_refinement_stage(network, correction_scale=0.1)
+    output = np.asarray(refined([image, mask]))
+    np.testing.assert_allclose(output[mask == 0], image[mask == 0], atol=1e-6)  # known pixels kept
+    twice = np.asarray(with_refinement_stage(network, correction_scale=1.0, name="twice")([image, mask]))
+    # The scaled copy moves the result a tenth as far as the full copy does.
+    moved, moved_twice = np.abs(output - single).max(), np.abs(twice - single).max()
+    assert 0 < moved < 0.2 * moved_twice
+    assert not network.trainable and len(refined.trainable_weights) == len(network.weights)
+    path = str(tmp_path / "refined.keras")
+    refined.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(loaded([image, mask])), output, atol=1e-6)
+    assert len(loaded.trainable_weights) == len(network.weights)
+    with pytest.raises(ValueError, match="residual U-Net"):
+        with_refinement_stage(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3)]))
+    with pytest.raises(ValueError, match="correction_scale"):
+        with_refinement_stage(build_inpainting_unet(1, filters=(4, 8)), correction_scale=0)

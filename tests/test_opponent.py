@@ -71,3 +71,63 @@ def test_fine_tuning_a_gray_network_as_a_color_model(tmp_path):
     with pytest.raises(ValueError, match="widen=True, opponent_color=True"):
         training.train_denoiser("bundled-color", str(tmp_path / "x"), init=gray, widen=True, opponent_color=True,
                                 sigma=25, steps=1)
+
+
+def test_channel_guides_give_each_pass_the_whole_image_and_its_code():
+    from tfimage.networks.opponent import ChannelGuides, ChannelsToBatch
+
+    rgb = np.random.default_rng(3).random((2, 5, 4, 3)).astype(np.float32)
+    guides = np.asarray(ChannelGuides()(rgb))
+    passes = np.asarray(ChannelsToBatch()(rgb))
+    assert guides.shape == (6, 5, 4, 6)
+    for channel in range(3):
+        for index in range(2):
+            row = channel * 2 + index  # ChannelsToBatch's order: channel-major
+            np.testing.assert_array_equal(guides[row, ..., :3], rgb[index])
+            np.testing.assert_array_equal(passes[row, ..., 0], rgb[index, ..., channel])
+            np.testing.assert_array_equal(guides[row, ..., 3:], np.broadcast_to(np.eye(3)[channel], (5, 4, 3)))
+
+
+def test_cross_channel_model_starts_as_the_per_channel_one_and_learns_from_the_guide(tmp_path):
+    from tfimage.networks.opponent import with_guide_inputs
+
+    keras.utils.set_random_seed(0)
+    gray = build_ffdnet(channels=1, depth=3, filters=8, residual=True)
+    rgb = np.random.default_rng(4).random((2, 11, 9, 3)).astype(np.float32)  # odd sizes: padded and cropped
+    level = np.full((2, 1), 0.1, np.float32)
+    plain = np.asarray(build_opponent_color(gray)([rgb, level]))
+    crossed = build_opponent_color(gray, cross_channel=True)
+    np.testing.assert_allclose(np.asarray(crossed([rgb, level])), plain, atol=1e-6)
+    # The guide weights are real inputs: changing them changes the output.
+    guided = with_guide_inputs(gray, guide_channels=6)
+    assert len(guided.inputs) == 3 and guided.inputs[2].shape[-1] == 6
+    first = training.conv_layers(guided)[0]
+    kernel, bias = first.get_weights()
+    assert kernel.shape[2] == 4 + 24 + 1 and not kernel[:, :, 4:28].any()
+    kernel[:, :, 4:28] = 0.1
+    first.set_weights([kernel, bias])
+    changed = np.asarray(build_opponent_color(guided, cross_channel=True)([rgb, level]))
+    assert np.abs(changed - plain).max() > 1e-3
+    path = str(tmp_path / "crossed.keras")
+    crossed.save(path)
+    np.testing.assert_allclose(np.asarray(keras.saving.load_model(path)([rgb, level])), plain, atol=1e-6)
+    with pytest.raises(ValueError, match="gray network"):
+        with_guide_inputs(build_ffdnet(channels=3, depth=3, filters=4), guide_channels=6)
+
+
+def test_cross_channel_fine_tune_under_bfloat16_and_its_checks(tmp_path):
+    keras.utils.set_random_seed(0)
+    gray = str(tmp_path / "gray.keras")
+    build_ffdnet(channels=1, depth=3, filters=4, residual=True).save(gray)
+    out = str(tmp_path / "run")
+    history = training.train_denoiser(
+        "bundled-color", out, init=gray, opponent_color=True, cross_channel=True, sigma_range=(0, 55),
+        patch_size=16, batch_size=2, steps=2, steps_per_epoch=2, validation_images=1, tensorboard=False,
+        verbose=0, dtype_policy="mixed_bfloat16",
+    )
+    assert np.isfinite(history.history["val_psnr"][-1])
+    model = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
+    assert any(layer.name == "channel_guides" for layer in model.layers)
+    with pytest.raises(ValueError, match="cross_channel=True, opponent_color=False"):
+        training.train_denoiser("bundled-color", str(tmp_path / "x"), init=gray, cross_channel=True, sigma=25,
+                                steps=1)

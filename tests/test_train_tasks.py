@@ -226,3 +226,30 @@ def test_inpainting_validation_masks_follow_the_mask_scale():
         return np.mean([cv2.blur(mask, (5, 5))[mask > 0].mean() for mask in masks])
 
     assert filled_fraction(320.0) > filled_fraction(None) + 0.1
+
+
+def test_cli_train_inpaint_refinement_stage_trains_the_second_stage_only(image_folder, tmp_path, capsys):
+    from tfimage.cli.main import main
+    from tfimage.networks.inpainting import build_inpainting_unet
+
+    keras.utils.set_random_seed(0)
+    first = str(tmp_path / "first.keras")
+    build_inpainting_unet(1, filters=(4, 8), composite=True).save(first)
+    out = str(tmp_path / "refine")
+    main(["train", "inpaint", "--data", str(image_folder), "--init", first, "--refinement-stage", "--patch", "32",
+          "--batch", "2", "--steps", "2", "--steps-per-epoch", "2", "--validation-images", "2", "--lr", "1e-2",
+          "--dtype-policy", "mixed_bfloat16", "--out", out])
+    assert "best validation PSNR" in capsys.readouterr().out
+    with open(os.path.join(out, "train_config.json")) as stream:
+        assert json.load(stream)["refinement_stage"] is True
+    model = keras.saving.load_model(os.path.join(out, "model.keras"))
+    start = keras.saving.load_model(first)
+    stage_one = model.layers[2]
+    for before, after in zip(start.get_weights(), stage_one.get_weights()):
+        np.testing.assert_array_equal(before, after)  # frozen
+    refine = model.get_layer("refine_unet")
+    original_conv = [layer for layer in training.conv_layers(start)][-1].get_weights()[0]
+    assert not np.allclose(refine.get_layer("output_conv").get_weights()[0], 0.1 * original_conv)  # trained
+    with pytest.raises(ValueError, match="needs task='inpaint' and an init"):
+        training.train_restorer(str(image_folder), str(tmp_path / "x"), task="inpaint", refinement_stage=True,
+                                steps=1)

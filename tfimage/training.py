@@ -356,12 +356,14 @@ def train_restorer(
     freeze_layers=0,
     widen=False,
     opponent_color=False,
+    cross_channel=False,
     partial_init=False,
     scale=4,
     hole_ratio=0.25,
     mask_kind="strokes",
     mask_scale=None,
     composite_holes=False,
+    refinement_stage=False,
     validation_images=8,
     validation_sigma=None,
     backup_every=50,
@@ -415,6 +417,9 @@ def train_restorer(
         opponent_color: turn a gray FFDNet-style `init` into a color model that
             runs it on each channel of an opponent color space
             (`tfimage.networks.opponent.build_opponent_color`; shared weights).
+        cross_channel: with `opponent_color`: each channel's pass also sees
+            the whole noisy image (`build_opponent_color(cross_channel=True)`:
+            new first-layer inputs that start at zero).
         partial_init: build the network from arch/depth/filters and copy
             only the `init` convolutions whose shapes match (e.g. an x4 SR
             model into an x2 one: everything but the last convolution).
@@ -429,6 +434,9 @@ def train_restorer(
         composite_holes: inpaint: keep the known pixels in the network's
             output (`tfimage.networks.inpainting.with_hole_composite`, also
             around an `init` model), so the loss counts the holes only.
+        refinement_stage: inpaint: add a second stage to the `init` network,
+            a copy of its U-Net that refines its output, and train only that
+            (`tfimage.networks.inpainting.with_refinement_stage`).
         validation_images: images held out for validation PSNR.
         validation_sigma: noise level (0-255) for validation; default: `sigma`, or 25
             (clipped into `sigma_range`) for blind training.
@@ -477,10 +485,17 @@ def train_restorer(
     total_steps = epochs * steps_per_epoch
     source = None
     noise_level_input = arch == "ffdnet" or task == "inpaint"  # (an inpainting mask passes through like one)
+    if refinement_stage and (task != "inpaint" or (isinstance(init, str) and init == "scratch")):
+        raise ValueError(
+            "refinement_stage adds a stage to a trained inpainting network: it needs task='inpaint' and an init. "
+            f"Received: task={task!r}, init={init if isinstance(init, str) else init.name!r}"
+        )
     if (widen or opponent_color) and (isinstance(init, str) and init == "scratch"):
         raise ValueError("widen and opponent_color need a gray network to start from. Received: init='scratch'")
     if widen and opponent_color:
         raise ValueError("Give one of widen and opponent_color. Received: widen=True, opponent_color=True")
+    if cross_channel and not opponent_color:
+        raise ValueError("cross_channel goes with opponent_color=True. Received: cross_channel=True, opponent_color=False")
     if isinstance(init, keras.Model) or init != "scratch":
         source = init if isinstance(init, keras.Model) else pretrained.load(init, data_dir=data_dir)
         if not isinstance(source, keras.Model):
@@ -490,7 +505,7 @@ def train_restorer(
         if opponent_color:
             from tfimage.networks.opponent import build_opponent_color
 
-            source = build_opponent_color(source)
+            source = build_opponent_color(source, cross_channel=cross_channel)
         if not partial_init:  # the pretrained network's own channels and inputs
             channels, noise_level_input = inference.model_signature(source)
     if task == "denoise" and validation_sigma is None:
@@ -509,6 +524,8 @@ def train_restorer(
     }
     if opponent_color:
         config["opponent_color"] = True
+    if cross_channel:  # (absent otherwise, so earlier runs still resume)
+        config["cross_channel"] = True
     if dtype_policy not in (None, "float32"):  # (absent otherwise, so earlier runs still resume)
         if dtype_policy not in MIXED_POLICIES:
             raise ValueError(
@@ -524,6 +541,8 @@ def train_restorer(
             config["mask_scale"] = list(mask_scale)
         if task == "inpaint" and composite_holes:  # (same)
             config["composite_holes"] = True
+        if task == "inpaint" and refinement_stage:  # (same)
+            config["refinement_stage"] = True
     if task == "denoise":
         degradation = noise_training_degradation(sigma, sigma_range, noise_level_input)
     elif task == "sr":
@@ -568,6 +587,10 @@ def train_restorer(
             network = keras.models.clone_model(source)
             network.set_weights(source.get_weights())
         if task == "inpaint":
+            if refinement_stage:
+                from tfimage.networks.inpainting import with_refinement_stage
+
+                network = with_refinement_stage(network)
             if composite_holes:
                 from tfimage.networks.inpainting import with_hole_composite
 

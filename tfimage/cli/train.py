@@ -45,6 +45,10 @@ def register(groups):
                 "--opponent-color", action="store_true",
                 help="start a color model from a gray FFDNet --init run on each opponent color channel",
             )
+            parser.add_argument(
+                "--cross-channel", action="store_true",
+                help="with --opponent-color: each channel's pass also sees the whole noisy image",
+            )
             parser.add_argument("--validation-sigma", type=float, help="default: --sigma, or 25 when blind")
         elif task == "sr":
             parser.add_argument("--scale", type=int, choices=(2, 3, 4), required=True)
@@ -57,6 +61,9 @@ def register(groups):
             parser.add_argument("--composite-holes", action="store_true",
                                 help="keep the known pixels in the network's output (also around --init), "
                                      "so the loss counts the holes only")
+            parser.add_argument("--refinement-stage", action="store_true",
+                                help="add a second stage (a copy of the --init network's U-Net) that refines "
+                                     "its output, and train only that")
         parser.add_argument("--channels", type=int, choices=(1, 3), default=1, help="(taken from --init when given)")
         parser.add_argument("--depth", type=int, help="convolutions, EDSR blocks or U-Net levels")
         parser.add_argument("--filters", type=int, help="width (U-Net: of the first level)")
@@ -89,10 +96,11 @@ def run(args):
         "denoise": lambda: dict(
             sigma=args.sigma, sigma_range=args.sigma_range, residual=args.residual, widen=args.widen_to_color,
             validation_sigma=args.validation_sigma, opponent_color=args.opponent_color,
+            cross_channel=args.cross_channel,
         ),
         "sr": lambda: dict(scale=args.scale),
         "inpaint": lambda: dict(hole_ratio=args.hole_ratio, mask_kind=args.mask_kind, mask_scale=args.mask_scale,
-                                composite_holes=args.composite_holes),
+                                composite_holes=args.composite_holes, refinement_stage=args.refinement_stage),
     }[args.task]()
     history = training.train_restorer(
         args.data, args.out, task=args.task, arch=args.arch, init=args.init, partial_init=args.partial_init,

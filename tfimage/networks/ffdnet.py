@@ -213,7 +213,7 @@ class CropToReference(keras.layers.Layer):
         return (image_shape[0], reference_shape[1], reference_shape[2], image_shape[3])
 
 
-def build_ffdnet(channels=1, depth=15, filters=64, residual=False, name="ffdnet"):
+def build_ffdnet(channels=1, depth=15, filters=64, residual=False, guide_channels=0, name="ffdnet"):
     """Builds an FFDNet denoiser as a functional Keras model.
 
     The graph is: pad odd sizes to even, pixel-unshuffle by 2 (MatConvNet
@@ -230,6 +230,11 @@ def build_ffdnet(channels=1, depth=15, filters=64, residual=False, name="ffdnet"
             predict the negative noise (residual learning, as in DnCNN). The
             official models are not residual; residual ones train faster
             from scratch.
+        guide_channels: if positive, a third input `guide` (batch, H, W,
+            guide_channels) of side information the network sees but does
+            not denoise (e.g. the other color channels); it is
+            pixel-unshuffled like the image and its sub-images follow the
+            image's in the first convolution's input, before the noise map.
         name: the model name.
 
     Returns:
@@ -244,12 +249,21 @@ def build_ffdnet(channels=1, depth=15, filters=64, residual=False, name="ffdnet"
         raise ValueError(f"filters must be positive. Received: filters={filters}")
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3. Received: channels={channels}")
-    depth, filters = int(depth), int(filters)
+    if int(guide_channels) < 0:
+        raise ValueError(f"guide_channels must be 0 or more. Received: guide_channels={guide_channels}")
+    depth, filters, guide_channels = int(depth), int(filters), int(guide_channels)
 
     image = keras.Input(shape=(None, None, channels), name="noisy")
     noise_level = keras.Input(shape=(1,), name="noise_level")
     x = PadToMultiple(multiple=2, name="pad")(image)
     x = PixelUnshuffle(scale=2, channel_order="matconvnet", name="unshuffle")(x)
+    inputs = [image, noise_level]
+    if guide_channels:
+        guide = keras.Input(shape=(None, None, guide_channels), name="guide")
+        inputs.append(guide)
+        guide_x = PadToMultiple(multiple=2, name="guide_pad")(guide)
+        guide_x = PixelUnshuffle(scale=2, channel_order="matconvnet", name="guide_unshuffle")(guide_x)
+        x = keras.layers.Concatenate(name="with_guide")([x, guide_x])
     x = ConcatNoiseLevelMap(name="noise_map")([x, noise_level])
     for index in range(1, depth):
         x = keras.layers.Conv2D(
@@ -263,4 +277,4 @@ def build_ffdnet(channels=1, depth=15, filters=64, residual=False, name="ffdnet"
     outputs = CropToReference(name="clean" if not residual else "restored")([x, image])
     if residual:
         outputs = keras.layers.Add(name="clean")([image, outputs])
-    return keras.Model(inputs=[image, noise_level], outputs=outputs, name=name)
+    return keras.Model(inputs=inputs, outputs=outputs, name=name)

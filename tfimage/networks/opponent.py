@@ -15,6 +15,12 @@ channels, fine-tuning the color model (e.g. `tfimage train denoise
 The chroma channels (centred on 0) are shifted by `chroma_offset` into the
 [0, 1] range the gray network was trained on, and their noise level can be
 scaled by `chroma_noise_factor` (> 1 smooths the chroma more).
+
+With `cross_channel=True` each channel's pass also sees the whole noisy
+opponent image and which channel it is denoising (`ChannelGuides`), through
+extra first-layer inputs that start at zero (`with_guide_inputs`): the model
+starts as the per-channel one and fine-tuning lets the chroma passes use the
+luminance's edges, as colour BM3D does with its luminance grouping.
 """
 
 import keras
@@ -47,10 +53,11 @@ class OpponentColor(keras.layers.Layer):
         self.chroma_offset = float(chroma_offset)
 
     def call(self, inputs):
-        offset = ops.convert_to_tensor([0.0, self.chroma_offset, self.chroma_offset], "float32")
+        dtype = inputs.dtype  # the compute dtype under a mixed policy (e.g. bfloat16)
+        offset = ops.convert_to_tensor([0.0, self.chroma_offset, self.chroma_offset], dtype)
         if self.inverse:
-            return ops.matmul(inputs - offset, ops.convert_to_tensor(OPPONENT))
-        return ops.matmul(inputs, ops.convert_to_tensor(OPPONENT.T)) + offset
+            return ops.matmul(inputs - offset, ops.convert_to_tensor(OPPONENT, dtype))
+        return ops.matmul(inputs, ops.convert_to_tensor(OPPONENT.T, dtype)) + offset
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -125,7 +132,71 @@ class ChannelNoiseLevels(keras.layers.Layer):
         return config
 
 
-def build_opponent_color(gray_network, chroma_offset=0.5, chroma_noise_factor=1.5, name=None):
+@keras.saving.register_keras_serializable(package="tfimage")
+class ChannelGuides(keras.layers.Layer):
+    """(B, H, W, C) -> (C * B, H, W, 2C) side information for each `ChannelsToBatch` pass.
+
+    Pass c (rows c * B .. c * B + B - 1) gets the whole C-channel image
+    followed by C constant planes, a one-hot code of c.
+    """
+
+    def call(self, inputs):
+        channels = inputs.shape[-1]
+        batch = ops.shape(inputs)[0]
+        tiled = ops.tile(inputs, (channels, 1, 1, 1))
+        codes = ops.repeat(ops.eye(channels, dtype=inputs.dtype), batch, axis=0)
+        planes = ops.ones_like(tiled[..., :1]) * ops.reshape(codes, (-1, 1, 1, channels))
+        return ops.concatenate([tiled, planes], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[-1]
+        return (None, input_shape[1], input_shape[2], None if channels is None else 2 * channels)
+
+
+def with_guide_inputs(gray_network, guide_channels):
+    """A copy of a gray FFDNet-style network with a `guide` input whose first-layer weights start at zero.
+
+    The new network (`build_ffdnet(..., guide_channels=guide_channels)`) takes
+    `[image, noise_level, guide]` and, until its guide weights are trained,
+    returns exactly what `gray_network` returns for `[image, noise_level]`.
+
+    Args:
+        gray_network: a 1-channel network from `build_ffdnet` (residual or not).
+        guide_channels: channels of the guide input.
+
+    Returns:
+        The new `keras.Model`.
+    """
+    from tfimage.networks.ffdnet import build_ffdnet
+    from tfimage.training import conv_layers
+
+    inputs = getattr(gray_network, "inputs", None) or []
+    if len(inputs) != 2 or inputs[0].shape[-1] != 1:
+        raise ValueError(
+            "with_guide_inputs takes a gray network with inputs [image (H, W, 1), noise_level]. "
+            f"Received: network={getattr(gray_network, 'name', gray_network)} with inputs "
+            f"{[tuple(tensor.shape) for tensor in inputs]}"
+        )
+    convs = conv_layers(gray_network)
+    residual = any(isinstance(layer, keras.layers.Add) for layer in gray_network.layers)
+    guided = build_ffdnet(
+        channels=1, depth=len(convs), filters=convs[0].filters, residual=residual,
+        guide_channels=guide_channels, name=gray_network.name + "_guided",
+    )
+    guided_convs = conv_layers(guided)
+    kernel, bias = convs[0].get_weights()
+    wide = np.zeros(guided_convs[0].kernel.shape, np.float32)
+    wide[:, :, :4, :] = kernel[:, :, :4, :]  # the image's 4 sub-images
+    wide[:, :, -1:, :] = kernel[:, :, 4:, :]  # the noise map; the guide's sub-images in between start at 0
+    guided_convs[0].set_weights([wide, bias])
+    for target, origin in zip(guided_convs[1:], convs[1:]):
+        target.set_weights(origin.get_weights())
+    return guided
+
+
+def build_opponent_color(
+    gray_network, chroma_offset=0.5, chroma_noise_factor=1.5, cross_channel=False, name=None
+):
     """A color denoiser that runs a gray FFDNet-style network on each opponent channel.
 
     Args:
@@ -136,6 +207,11 @@ def build_opponent_color(gray_network, chroma_offset=0.5, chroma_noise_factor=1.
         chroma_noise_factor: the chroma channels are denoised at this multiple
             of the noise level (1.5 measured best of {1, 1.5, 2} on 8 CBSD68
             images with tfimage-gray-blind).
+        cross_channel: each pass also sees the whole noisy opponent image and
+            its channel's one-hot code (`ChannelGuides`), through a copy of
+            `gray_network` whose extra first-layer weights start at zero
+            (`with_guide_inputs`); a network that already has a 6-channel
+            `guide` input is used as it is.
         name: the model name (default: the gray network's + "_opponent").
 
     Returns:
@@ -143,7 +219,8 @@ def build_opponent_color(gray_network, chroma_offset=0.5, chroma_noise_factor=1.
         [0, 1] units and returning the denoised (B, H, W, 3) image.
     """
     inputs = getattr(gray_network, "inputs", None) or []
-    if len(inputs) != 2 or inputs[0].shape[-1] != 1:
+    guided = cross_channel and len(inputs) == 3 and inputs[2].shape[-1] == 6
+    if not guided and (len(inputs) != 2 or inputs[0].shape[-1] != 1):
         raise ValueError(
             "build_opponent_color takes a gray network with inputs [image (H, W, 1), noise_level]. "
             f"Received: network={getattr(gray_network, 'name', gray_network)} with inputs "
@@ -156,7 +233,13 @@ def build_opponent_color(gray_network, chroma_offset=0.5, chroma_noise_factor=1.
     levels = ChannelNoiseLevels(factors=(1.0, chroma_noise_factor, chroma_noise_factor), name="channel_levels")(
         noise_level
     )
-    denoised = gray_network([gray_batch, levels])
+    if cross_channel:
+        if not guided:
+            gray_network = with_guide_inputs(gray_network, guide_channels=6)
+        guides = ChannelGuides(name="channel_guides")(opponent)
+        denoised = gray_network([gray_batch, levels, guides])
+    else:
+        denoised = gray_network([gray_batch, levels])
     color = BatchToChannels(3, name="batch_to_channels")(denoised)
     output = OpponentColor(inverse=True, chroma_offset=chroma_offset, name="to_rgb")(color)
     return keras.Model([image, noise_level], output, name=name or f"{gray_network.name}_opponent")
