@@ -657,7 +657,7 @@ def init_encoder_from(network, source):
     Returns:
         The number of convolutions copied (at least 1).
     """
-    from tfimage.training import conv_layers
+    from tfimage.networks.ffdnet import conv_layers
 
     if isinstance(source, (str, os.PathLike)):
         source = load_model(source)

@@ -29,6 +29,7 @@ import tensorflow as tf
 from tfimage import degradations
 from tfimage.datasets import pipelines
 from tfimage.models.saving import save_atomic
+from tfimage.networks.ffdnet import conv_layers  # (re-exported: training.conv_layers)
 
 CONFIG_FILE = "train_config.json"
 
@@ -122,15 +123,6 @@ def with_dtype_policy(network, dtype_policy):
     return copy
 
 
-def conv_layers(model):
-    """The Conv2D layers of a (possibly nested) model, in order."""
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            found.append(layer)
-        elif isinstance(layer, keras.Model):
-            found.extend(conv_layers(layer))
-    return found
 
 
 def init_from_weights(network, source, strict=True):
@@ -715,7 +707,7 @@ def widen_to_color(gray_network):
     Returns:
         A new 3-channel network of the same depth, width and residual setting.
     """
-    from tfimage.networks.ffdnet import build_ffdnet
+    from tfimage.networks.ffdnet import build_ffdnet, ffdnet_layout
 
     channels, takes_noise_level = (gray_network.inputs[0].shape[-1], len(gray_network.inputs) == 2)
     if channels != 1 or not takes_noise_level:
@@ -723,13 +715,9 @@ def widen_to_color(gray_network):
             f"widen_to_color takes a gray FFDNet-style network. Received: network={gray_network.name} "
             f"with {channels} channels"
         )
-    convs = conv_layers(gray_network)
-    residual = any(isinstance(layer, keras.layers.Add) for layer in gray_network.layers)
-    color = build_ffdnet(
-        channels=3, depth=len(convs), filters=convs[0].filters, residual=residual,
-        name=gray_network.name + "_color",
-    )
-    color_convs = conv_layers(color)
+    convs, settings = ffdnet_layout(gray_network)
+    color = build_ffdnet(channels=3, name=gray_network.name + "_color", **settings)
+    color_convs = ffdnet_layout(color)[0]
     kernel, bias = convs[0].get_weights()
     wide = np.zeros(color_convs[0].kernel.shape, np.float32)
     for channel in range(3):

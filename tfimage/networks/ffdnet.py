@@ -278,3 +278,33 @@ def build_ffdnet(channels=1, depth=15, filters=64, residual=False, guide_channel
     if residual:
         outputs = keras.layers.Add(name="clean")([image, outputs])
     return keras.Model(inputs=inputs, outputs=outputs, name=name)
+
+
+def conv_layers(model):
+    """The Conv2D layers of a (possibly nested) model, in order."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found.extend(conv_layers(layer))
+    return found
+
+
+def ffdnet_layout(network):
+    """The convolutions of an FFDNet-style network and the `build_ffdnet` settings that rebuild it.
+
+    Used by the transfers that rebuild a gray network with a wider first
+    layer (`tfimage.training.widen_to_color`,
+    `tfimage.networks.opponent.with_guide_inputs`) and then copy its weights.
+
+    Args:
+        network: a model from `build_ffdnet` (nested models are searched too).
+
+    Returns:
+        `(convs, settings)`: its Conv2D layers in order, and a dict with
+        "depth", "filters" and "residual".
+    """
+    convs = conv_layers(network)
+    residual = any(isinstance(layer, keras.layers.Add) for layer in network.layers)
+    return convs, {"depth": len(convs), "filters": convs[0].filters, "residual": residual}

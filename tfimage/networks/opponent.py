@@ -153,6 +153,16 @@ class ChannelGuides(keras.layers.Layer):
         return (None, input_shape[1], input_shape[2], None if channels is None else 2 * channels)
 
 
+def _check_gray_network(gray_network, caller):
+    inputs = getattr(gray_network, "inputs", None) or []
+    if len(inputs) != 2 or inputs[0].shape[-1] != 1:
+        raise ValueError(
+            f"{caller} takes a gray network with inputs [image (H, W, 1), noise_level]. "
+            f"Received: network={getattr(gray_network, 'name', gray_network)} with inputs "
+            f"{[tuple(tensor.shape) for tensor in inputs]}"
+        )
+
+
 def with_guide_inputs(gray_network, guide_channels):
     """A copy of a gray FFDNet-style network with a `guide` input whose first-layer weights start at zero.
 
@@ -167,23 +177,12 @@ def with_guide_inputs(gray_network, guide_channels):
     Returns:
         The new `keras.Model`.
     """
-    from tfimage.networks.ffdnet import build_ffdnet
-    from tfimage.training import conv_layers
+    from tfimage.networks.ffdnet import build_ffdnet, ffdnet_layout
 
-    inputs = getattr(gray_network, "inputs", None) or []
-    if len(inputs) != 2 or inputs[0].shape[-1] != 1:
-        raise ValueError(
-            "with_guide_inputs takes a gray network with inputs [image (H, W, 1), noise_level]. "
-            f"Received: network={getattr(gray_network, 'name', gray_network)} with inputs "
-            f"{[tuple(tensor.shape) for tensor in inputs]}"
-        )
-    convs = conv_layers(gray_network)
-    residual = any(isinstance(layer, keras.layers.Add) for layer in gray_network.layers)
-    guided = build_ffdnet(
-        channels=1, depth=len(convs), filters=convs[0].filters, residual=residual,
-        guide_channels=guide_channels, name=gray_network.name + "_guided",
-    )
-    guided_convs = conv_layers(guided)
+    _check_gray_network(gray_network, "with_guide_inputs")
+    convs, settings = ffdnet_layout(gray_network)
+    guided = build_ffdnet(channels=1, guide_channels=guide_channels, name=gray_network.name + "_guided", **settings)
+    guided_convs = ffdnet_layout(guided)[0]
     kernel, bias = convs[0].get_weights()
     wide = np.zeros(guided_convs[0].kernel.shape, np.float32)
     wide[:, :, :4, :] = kernel[:, :, :4, :]  # the image's 4 sub-images
@@ -220,12 +219,8 @@ def build_opponent_color(
     """
     inputs = getattr(gray_network, "inputs", None) or []
     guided = cross_channel and len(inputs) == 3 and inputs[2].shape[-1] == 6
-    if not guided and (len(inputs) != 2 or inputs[0].shape[-1] != 1):
-        raise ValueError(
-            "build_opponent_color takes a gray network with inputs [image (H, W, 1), noise_level]. "
-            f"Received: network={getattr(gray_network, 'name', gray_network)} with inputs "
-            f"{[tuple(tensor.shape) for tensor in inputs]}"
-        )
+    if not guided:
+        _check_gray_network(gray_network, "build_opponent_color")
     image = keras.Input(shape=(None, None, 3), name="noisy")
     noise_level = keras.Input(shape=(1,), name="noise_level")
     opponent = OpponentColor(chroma_offset=chroma_offset, name="to_opponent")(image)
