@@ -177,9 +177,10 @@ def with_refinement_stage(network, correction_scale=0.1, freeze_first_stage=True
         network: an inpainting network taking `[image, mask]` that contains a
             residual U-Net (`build_inpainting_unet`, composited or not).
         correction_scale: factor on the copied U-Net's output convolution.
-        freeze_first_stage: keep `network`'s weights fixed (training then
-            updates the second stage only, at about half the cost of
-            training both).
+        freeze_first_stage: keep `network`'s weights fixed (sets
+            `network.trainable = False`; training then updates the second
+            stage only: 0.71 s per step of 12 128x128 patches here, against
+            0.53-0.57 s for the single network).
         name: the model name (default: the network's + "_refined").
 
     Returns:
