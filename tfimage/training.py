@@ -123,8 +123,6 @@ def with_dtype_policy(network, dtype_policy):
     return copy
 
 
-
-
 def init_from_weights(network, source, strict=True):
     """Copies the convolution weights of `source` into `network`, layer by layer.
 
