@@ -56,17 +56,22 @@ def test_round_trip_and_bad_network(tmp_path):
         build_opponent_color(build_ffdnet(channels=3, depth=3, filters=4))
 
 
-def test_fine_tuning_a_gray_network_as_a_color_model(tmp_path):
+def _tiny_color_fine_tune(tmp_path, **options):
+    """Saves a tiny gray FFDNet and fine-tunes it as an opponent color model for 2 steps."""
     keras.utils.set_random_seed(0)
     gray = str(tmp_path / "gray.keras")
     build_ffdnet(channels=1, depth=3, filters=4, residual=True).save(gray)
     out = str(tmp_path / "run")
     history = training.train_denoiser(
         "bundled-color", out, init=gray, opponent_color=True, sigma_range=(0, 55), patch_size=16, batch_size=2,
-        steps=2, steps_per_epoch=2, validation_images=1, tensorboard=False, verbose=0,
+        steps=2, steps_per_epoch=2, validation_images=1, tensorboard=False, verbose=0, **options,
     )
     assert np.isfinite(history.history["val_psnr"][-1])
-    model = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
+    return gray, keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
+
+
+def test_fine_tuning_a_gray_network_as_a_color_model(tmp_path):
+    gray, model = _tiny_color_fine_tune(tmp_path)
     assert model.inputs[0].shape[-1] == 3 and len(model.inputs) == 2
     with pytest.raises(ValueError, match="widen=True, opponent_color=True"):
         training.train_denoiser("bundled-color", str(tmp_path / "x"), init=gray, widen=True, opponent_color=True,
@@ -116,18 +121,12 @@ def test_cross_channel_model_starts_as_the_per_channel_one_and_learns_from_the_g
 
 
 def test_cross_channel_fine_tune_under_bfloat16_and_its_checks(tmp_path):
-    keras.utils.set_random_seed(0)
-    gray = str(tmp_path / "gray.keras")
-    build_ffdnet(channels=1, depth=3, filters=4, residual=True).save(gray)
-    out = str(tmp_path / "run")
-    history = training.train_denoiser(
-        "bundled-color", out, init=gray, opponent_color=True, cross_channel=True, sigma_range=(0, 55),
-        patch_size=16, batch_size=2, steps=2, steps_per_epoch=2, validation_images=1, tensorboard=False,
-        verbose=0, dtype_policy="mixed_bfloat16",
-    )
-    assert np.isfinite(history.history["val_psnr"][-1])
-    model = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
+    # (Under mixed_bfloat16 the opponent transform used to add float32 constants to bfloat16 inputs.)
+    gray, model = _tiny_color_fine_tune(tmp_path, cross_channel=True, dtype_policy="mixed_bfloat16")
     assert any(layer.name == "channel_guides" for layer in model.layers)
+    assert not training.uses_mixed_precision(model)  # saved as float32
+    guide_kernel = training.conv_layers(model)[0].get_weights()[0][:, :, 4:28]
+    assert np.abs(guide_kernel).max() > 0  # the guide weights started at zero and were trained
     with pytest.raises(ValueError, match="cross_channel=True, opponent_color=False"):
         training.train_denoiser("bundled-color", str(tmp_path / "x"), init=gray, cross_channel=True, sigma=25,
                                 steps=1)

@@ -244,11 +244,12 @@ def test_cli_train_inpaint_refinement_stage_trains_the_second_stage_only(image_f
         assert json.load(stream)["refinement_stage"] is True
     model = keras.saving.load_model(os.path.join(out, "model.keras"))
     start = keras.saving.load_model(first)
-    stage_one = model.layers[2]
+    stage_one = model.get_layer(start.name)
+    assert len(stage_one.get_weights()) == len(start.get_weights())
     for before, after in zip(start.get_weights(), stage_one.get_weights()):
         np.testing.assert_array_equal(before, after)  # frozen
     refine = model.get_layer("refine_unet")
-    original_conv = [layer for layer in training.conv_layers(start)][-1].get_weights()[0]
+    original_conv = training.conv_layers(start)[-1].get_weights()[0]
     assert not np.allclose(refine.get_layer("output_conv").get_weights()[0], 0.1 * original_conv)  # trained
     with pytest.raises(ValueError, match="needs task='inpaint' and an init"):
         training.train_restorer(str(image_folder), str(tmp_path / "x"), task="inpaint", refinement_stage=True,
