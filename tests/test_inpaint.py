@@ -155,3 +155,41 @@ def test_cli_inpaint_and_evaluate_inpaint(tmp_path, monkeypatch, capsys):
     for key in ("model", "dataset", "images", "psnr", "ssim", "seconds_per_image", "psnr_hole"):
         assert key in record
     assert record["model"] == "telea" and record["images"] == 1
+
+
+def test_inpainting_self_ensemble_averages_the_undone_views(tmp_path, monkeypatch, capsys):
+    require_set("cbsd68")
+    keras.utils.set_random_seed(0)
+    network = build_unet(1, filters=(4, 8), extra_inputs=1)
+    image = np.random.default_rng(0).random((16, 24, 3)).astype(np.float32)  # a gray model, per channel
+    hole = degradations.random_mask(16, 24, 0.3, seed=2)
+    known = image * (1 - hole)
+    views = []
+    for turns in range(4):
+        for flip in (False, True):
+            rotate = (lambda array, turns=turns, flip=flip:
+                      np.ascontiguousarray(np.rot90(array, turns)[:, ::-1] if flip else np.rot90(array, turns)))
+            view_known, view_mask = rotate(known), rotate(hole)
+            channels = np.transpose(view_known, (2, 0, 1))[..., None]
+            out = np.asarray(network([channels, np.repeat(view_mask[None], 3, axis=0)]))[..., 0]
+            out = np.transpose(out, (1, 2, 0))
+            views.append(np.rot90(out[:, ::-1] if flip else out, -turns))
+    expected = np.clip(known + hole * np.mean(views, axis=0), 0, 1)
+    ensemble = restoration_tasks.inpaint_image(network, known, hole, self_ensemble=True)
+    np.testing.assert_allclose(ensemble, expected, atol=1e-5)
+    single = restoration_tasks.inpaint_image(network, known, hole)
+    assert np.abs(ensemble - single).max() > 1e-4  # the U-Net is not flip-equivariant: the views differ
+    with pytest.raises(ValueError, match="self_ensemble=True"):
+        restoration_tasks.inpaint_image(restoration_tasks.load_model("telea"), known, hole, self_ensemble=True)
+    model_path = str(tmp_path / "tiny.keras")
+    network.save(model_path)
+    records = []
+    for extra in ([], ["--self-ensemble"]):
+        assert _cli(["evaluate", "inpaint", "--model", model_path, "--dataset", "cbsd68", "--limit", "1",
+                     "--json", *extra], monkeypatch) == 0
+        records.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert "self_ensemble" not in records[0] and records[1]["self_ensemble"] == 8
+    assert records[0]["psnr_input"] == records[1]["psnr_input"] and records[0]["psnr"] != records[1]["psnr"]
+    assert _cli(["evaluate", "inpaint", "--model", "ns", "--dataset", "cbsd68", "--limit", "1",
+                 "--self-ensemble"], monkeypatch) == 1
+    assert "self_ensemble=True" in capsys.readouterr().err

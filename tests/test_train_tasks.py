@@ -228,7 +228,7 @@ def test_inpainting_validation_masks_follow_the_mask_scale():
     assert filled_fraction(320.0) > filled_fraction(None) + 0.1
 
 
-def test_cli_train_inpaint_refinement_stage_trains_the_second_stage_only(image_folder, tmp_path, capsys):
+def test_cli_train_inpaint_refinement_stage_trains_the_second_stage_then_both(image_folder, tmp_path, capsys):
     from tfimage.cli.main import main
     from tfimage.networks.inpainting import build_inpainting_unet
 
@@ -251,6 +251,18 @@ def test_cli_train_inpaint_refinement_stage_trains_the_second_stage_only(image_f
     refine = model.get_layer("refine_unet")
     original_conv = training.conv_layers(start)[-1].get_weights()[0]
     assert not np.allclose(refine.get_layer("output_conv").get_weights()[0], 0.1 * original_conv)  # trained
+    # The saved cascade keeps stage 1 frozen; --unfreeze trains both stages end to end.
+    assert model.trainable and len(model.trainable_weights) == len(refine.trainable_weights)
+    joint = str(tmp_path / "joint")
+    main(["train", "inpaint", "--data", str(image_folder), "--init", os.path.join(out, "model.keras"), "--unfreeze",
+          "--patch", "32", "--batch", "2", "--steps", "2", "--steps-per-epoch", "2", "--validation-images", "2",
+          "--lr", "1e-2", "--out", joint])
+    with open(os.path.join(joint, "train_config.json")) as stream:
+        assert json.load(stream)["unfreeze"] is True
+    trained = keras.saving.load_model(os.path.join(joint, "model.keras"))
+    assert len(trained.trainable_weights) == len(model.weights)
+    for before, after in zip(start.get_weights(), trained.get_layer(start.name).get_weights()):
+        assert not np.allclose(before, after)  # stage 1 trained too
     with pytest.raises(ValueError, match="needs task='inpaint' and an init"):
         training.train_restorer(str(image_folder), str(tmp_path / "x"), task="inpaint", refinement_stage=True,
                                 steps=1)

@@ -170,6 +170,21 @@ def freeze_first(network, count):
     return layers[:count]
 
 
+def unfreeze_all(layer):
+    """Makes `layer` and every layer nested in it trainable; returns how many were frozen.
+
+    `layer.trainable = True` alone is not enough under the TensorFlow backend:
+    assigning a value a layer already has is skipped (`KerasAutoTrackable`),
+    so a trainable model keeps the frozen sublayers it was saved with (e.g.
+    the first stage of `with_refinement_stage`).
+    """
+    frozen = 0 if layer.trainable else 1
+    layer.trainable = True
+    for sublayer in getattr(layer, "layers", []):
+        frozen += unfreeze_all(sublayer)
+    return frozen
+
+
 def mean_psnr(model, degraded, clean):
     """Mean PSNR of `model` on whole images, one at a time (outputs clipped to [0, 1]).
 
@@ -344,6 +359,7 @@ def train_restorer(
     final_learning_rate=None,
     loss="l2",
     freeze_layers=0,
+    unfreeze=False,
     widen=False,
     opponent_color=False,
     cross_channel=False,
@@ -402,6 +418,10 @@ def train_restorer(
             to `final_learning_rate` (default learning_rate / 100).
         loss: "l2", "l1" or "charbonnier".
         freeze_layers: freeze the first K convolutions (fine-tuning).
+        unfreeze: make every layer of the `init` network trainable first,
+            e.g. to train both stages of a refined inpainting model (saved
+            with its first stage frozen) end to end; with
+            `refinement_stage`, the new cascade trains both stages.
         widen: turn a gray FFDNet `init` into a color one first
             (`widen_to_color`): gray-to-color transfer.
         opponent_color: turn a gray FFDNet-style `init` into a color model that
@@ -533,6 +553,8 @@ def train_restorer(
             config["composite_holes"] = True
         if task == "inpaint" and refinement_stage:  # (same)
             config["refinement_stage"] = True
+    if unfreeze:  # (same)
+        config["unfreeze"] = True
     if task == "denoise":
         degradation = noise_training_degradation(sigma, sigma_range, noise_level_input)
     elif task == "sr":
@@ -576,11 +598,13 @@ def train_restorer(
         else:  # the pretrained network's own architecture, with its weights
             network = keras.models.clone_model(source)
             network.set_weights(source.get_weights())
+            if unfreeze:
+                unfreeze_all(network)
         if task == "inpaint":
             if refinement_stage:
                 from tfimage.networks.inpainting import with_refinement_stage
 
-                network = with_refinement_stage(network)
+                network = with_refinement_stage(network, freeze_first_stage=not unfreeze)
             if composite_holes:
                 from tfimage.networks.inpainting import with_hole_composite
 

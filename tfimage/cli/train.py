@@ -74,6 +74,9 @@ def register(groups):
         parser.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (cosine decay)")
         parser.add_argument("--loss", choices=("l2", "l1", "charbonnier"), default="l2" if task == "denoise" else "l1")
         parser.add_argument("--freeze", type=int, default=0, help="freeze the first K convolutions")
+        parser.add_argument("--unfreeze", action="store_true",
+                            help="train every layer of --init, also those it was saved with frozen "
+                                 "(e.g. both stages of a refined inpainting model)")
         parser.add_argument("--validation-images", type=int, default=8, help="held-out images")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--strategy", choices=("none", "mirrored"), default="none")
@@ -106,8 +109,8 @@ def run(args):
         args.data, args.out, task=args.task, arch=args.arch, init=args.init, partial_init=args.partial_init,
         channels=args.channels, depth=args.depth, filters=args.filters, patch_size=args.patch,
         batch_size=args.batch, steps=args.steps, steps_per_epoch=args.steps_per_epoch, learning_rate=args.lr,
-        loss=args.loss, freeze_layers=args.freeze, validation_images=args.validation_images, seed=args.seed,
-        overwrite=args.overwrite, strategy=strategy, data_dir=args.data_dir, dtype_policy=args.dtype_policy,
+        loss=args.loss, freeze_layers=args.freeze, unfreeze=args.unfreeze, validation_images=args.validation_images,
+        seed=args.seed, overwrite=args.overwrite, strategy=strategy, data_dir=args.data_dir, dtype_policy=args.dtype_policy,
         **task_arguments,
     )
     best = max(history.history.get("val_psnr", [float("nan")]))
