@@ -266,3 +266,5 @@ def test_cli_train_inpaint_refinement_stage_trains_the_second_stage_then_both(im
     with pytest.raises(ValueError, match="needs task='inpaint' and an init"):
         training.train_restorer(str(image_folder), str(tmp_path / "x"), task="inpaint", refinement_stage=True,
                                 steps=1)
+    with pytest.raises(ValueError, match="unfreeze .* needs an init"):
+        training.train_restorer(str(image_folder), str(tmp_path / "x"), task="inpaint", unfreeze=True, steps=1)

@@ -500,6 +500,11 @@ def train_restorer(
             "refinement_stage adds a stage to a trained inpainting network: it needs task='inpaint' and an init. "
             f"Received: task={task!r}, init={init if isinstance(init, str) else init.name!r}"
         )
+    if unfreeze and (partial_init or (isinstance(init, str) and init == "scratch")):
+        raise ValueError(
+            "unfreeze makes the layers of the init network trainable: it needs an init (without partial_init). "
+            f"Received: init={init if isinstance(init, str) else init.name!r}, partial_init={partial_init}"
+        )
     if (widen or opponent_color) and (isinstance(init, str) and init == "scratch"):
         raise ValueError("widen and opponent_color need a gray network to start from. Received: init='scratch'")
     if widen and opponent_color:
