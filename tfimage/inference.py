@@ -116,6 +116,15 @@ def _restore_view(model, image, noise_level, tile, overlap):
     return restored
 
 
+def check_baseline_self_ensemble(name, self_ensemble):
+    """Refuses `self_ensemble=True` for a classical baseline (it applies to Keras models only)."""
+    if self_ensemble:
+        raise ValueError(
+            "self_ensemble applies to Keras models, not to classical baselines. "
+            f"Received: model={name}, self_ensemble=True"
+        )
+
+
 def geometric_self_ensemble(function, image):
     """The mean of `function` over the 8 flips and quarter turns of `image`, each undone.
 
@@ -269,11 +278,7 @@ def restore(model, image, noise_level=None, tile=None, overlap=32, self_ensemble
     import keras
 
     if not isinstance(model, keras.Model) and callable(getattr(model, "predict_image", None)):
-        if self_ensemble:
-            raise ValueError(
-                "self_ensemble applies to Keras models, not to classical baselines. "
-                f"Received: model={getattr(model, 'name', type(model).__name__)}, self_ensemble=True"
-            )
+        check_baseline_self_ensemble(getattr(model, "name", type(model).__name__), self_ensemble)
         return np.asarray(model.predict_image(image, noise_level=noise_level), dtype=np.float32)
     check_denoiser(model)
     _, takes_noise_level = model_signature(model)

@@ -42,6 +42,8 @@ import time
 
 import numpy as np
 
+from tfimage.inference import check_baseline_self_ensemble, geometric_self_ensemble
+
 INPAINT_RADIUS = 3
 MIN_IMAGE_SIZE = 8
 MIN_LOW_RES_SIZE = 4
@@ -319,14 +321,9 @@ def inpaint_image(model, image, mask, composite=True, self_ensemble=False):
     if not _is_keras_model(model):
         if getattr(model, "task", None) != "inpaint":
             raise ValueError(f"The baseline is not an inpainting method. Received: model={_model_name(model)}")
-        if self_ensemble:
-            raise ValueError(
-                "self_ensemble applies to Keras models, not to classical baselines. "
-                f"Received: model={_model_name(model)}, self_ensemble=True"
-            )
+        check_baseline_self_ensemble(_model_name(model), self_ensemble)
         return np.asarray(model.predict_image(image, mask=mask), dtype=np.float32)
     from tfimage import io
-    from tfimage.inference import geometric_self_ensemble
     from tfimage.networks.unet import required_multiple
 
     mask = check_mask(mask, image.shape[:2])
@@ -398,11 +395,7 @@ def upscale_image(model, image, scale, self_ensemble=False):
             raise ValueError(
                 f"The baseline is not a super-resolution method. Received: model={_model_name(model)}"
             )
-        if self_ensemble:
-            raise ValueError(
-                "self_ensemble applies to Keras models, not to classical baselines. "
-                f"Received: model={_model_name(model)}, self_ensemble=True"
-            )
+        check_baseline_self_ensemble(_model_name(model), self_ensemble)
         return np.asarray(model.predict_image(image, scale=scale), dtype=np.float32)
     from tfimage import io
     from tfimage.networks.unet import required_multiple
@@ -417,7 +410,6 @@ def upscale_image(model, image, scale, self_ensemble=False):
         raise ValueError(f"The model upscales by {own}, not by {scale}. Received: scale={scale}")
     _check_min_size(image, max(MIN_LOW_RES_SIZE, -(-required_multiple(network) // scale)))
 
-    from tfimage.inference import geometric_self_ensemble
 
     def run_network(low_res):
         output = np.asarray(network(low_res[None], training=False), dtype=np.float32)[0]
@@ -551,11 +543,6 @@ def evaluate_inpainting(
 
     name = _model_name(model)
     model = load_model(model, data_dir=data_dir)
-    if self_ensemble and not _is_keras_model(model):
-        raise ValueError(
-            "self_ensemble applies to Keras models, not to classical baselines. "
-            f"Received: model={name}, self_ensemble=True"
-        )
     paths, images = _load_set(model, dataset, limit, data_dir)
     records = []
     for index, (path, clean) in enumerate(zip(paths, images)):

@@ -171,18 +171,16 @@ def freeze_first(network, count):
 
 
 def unfreeze_all(layer):
-    """Makes `layer` and every layer nested in it trainable; returns how many were frozen.
+    """Makes `layer` and every layer nested in it trainable.
 
     `layer.trainable = True` alone is not enough under the TensorFlow backend:
     assigning a value a layer already has is skipped (`KerasAutoTrackable`),
     so a trainable model keeps the frozen sublayers it was saved with (e.g.
     the first stage of `with_refinement_stage`).
     """
-    frozen = 0 if layer.trainable else 1
     layer.trainable = True
     for sublayer in getattr(layer, "layers", []):
-        frozen += unfreeze_all(sublayer)
-    return frozen
+        unfreeze_all(sublayer)
 
 
 def mean_psnr(model, degraded, clean):
