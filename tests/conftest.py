@@ -36,3 +36,18 @@ def write_smooth_images(folder, count, size, channels=1, seed=0):
         smooth = np.cumsum(np.cumsum(rng.random((size, size, channels)), 0), 1)
         io.write_image(os.path.join(str(folder), f"{index}.png"), smooth / smooth.max())
     return folder
+
+
+def mean_of_undone_views(function, array):
+    """Test reference for the x8 self-ensemble, written out apart from tfimage's own:
+    `function` on each of the 8 flips/quarter turns of `array`, undone, averaged."""
+    import numpy as np
+
+    views = []
+    for turns in range(4):
+        for flip in (False, True):
+            view = np.rot90(array, turns)
+            view = np.ascontiguousarray(view[:, ::-1] if flip else view)
+            out = np.asarray(function(view))
+            views.append(np.rot90(out[:, ::-1] if flip else out, -turns))
+    return np.mean(views, axis=0)

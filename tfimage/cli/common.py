@@ -14,6 +14,11 @@ def add_sigma_argument(parser, required=False, help_text=None):
     )
 
 
+def result_label(result):
+    """The model name of an `evaluate` result, marked when it used the x8 self-ensemble."""
+    return result["model"] + (" (x8 self-ensemble)" if result.get("self_ensemble") else "")
+
+
 def print_json(record):
     """Prints one JSON object on the last line (machine-readable output)."""
     print(json.dumps(record, sort_keys=False))

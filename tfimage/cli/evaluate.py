@@ -35,7 +35,7 @@ def run(args):
         blind=args.blind, data_dir=args.data_dir, progress=progress, self_ensemble=args.self_ensemble,
     )
     progress.close()
-    label = result["model"] + (" (x8 self-ensemble)" if args.self_ensemble else "")
+    label = common.result_label(result)
     print(
         f"{label} on {result['dataset']} sigma {args.sigma:g}: {result['images']} images, "
         f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f}, "

@@ -66,7 +66,7 @@ def run_evaluate(args):
         data_dir=args.data_dir, progress=progress, self_ensemble=args.self_ensemble,
     )
     progress.close()
-    label = result["model"] + (" (x8 self-ensemble)" if args.self_ensemble else "")
+    label = common.result_label(result)
     print(
         f"{label} on {result['dataset']}, holes {100 * args.hole_ratio:g}% ({args.kind}): "
         f"{result['images']} images, PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f}, "

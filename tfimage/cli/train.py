@@ -110,7 +110,8 @@ def run(args):
         channels=args.channels, depth=args.depth, filters=args.filters, patch_size=args.patch,
         batch_size=args.batch, steps=args.steps, steps_per_epoch=args.steps_per_epoch, learning_rate=args.lr,
         loss=args.loss, freeze_layers=args.freeze, unfreeze=args.unfreeze, validation_images=args.validation_images,
-        seed=args.seed, overwrite=args.overwrite, strategy=strategy, data_dir=args.data_dir, dtype_policy=args.dtype_policy,
+        seed=args.seed, overwrite=args.overwrite, strategy=strategy, data_dir=args.data_dir,
+        dtype_policy=args.dtype_policy,
         **task_arguments,
     )
     best = max(history.history.get("val_psnr", [float("nan")]))

@@ -66,7 +66,7 @@ def run_evaluate(args):
         self_ensemble=args.self_ensemble,
     )
     progress.close()
-    label = result["model"] + (" (x8 self-ensemble)" if args.self_ensemble else "")
+    label = common.result_label(result)
     print(
         f"{label} on {result['dataset']} x{scale}: {result['images']} images, "
         f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.4f} (Y channel, {scale}-pixel border cropped), "
