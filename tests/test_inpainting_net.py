@@ -96,3 +96,24 @@ def test_refinement_stage_starts_near_the_network_and_freezes_it(tmp_path):
         with_refinement_stage(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3)]))
     with pytest.raises(ValueError, match="correction_scale"):
         with_refinement_stage(build_inpainting_unet(1, filters=(4, 8)), correction_scale=0)
+
+
+def test_wider_refinement_starts_as_the_same_cascade_and_saves(tmp_path):
+    from tfimage.networks.inpainting import with_refinement_stage, with_wider_refinement
+
+    keras.utils.set_random_seed(0)
+    network = build_inpainting_unet(1, filters=(4, 8), composite=True)
+    cascade = with_refinement_stage(network, correction_scale=0.5)
+    rng = np.random.default_rng(2)
+    image = rng.random((2, 24, 32, 1)).astype(np.float32)
+    mask = np.stack([degradations.random_mask(24, 32, 0.3, seed=(index, 2)) for index in range(2)])
+    wide = with_wider_refinement(cascade, factor=2)
+    np.testing.assert_allclose(np.asarray(wide([image, mask])), np.asarray(cascade([image, mask])), atol=1e-5)
+    assert wide.get_layer("refine_unet").get_layer("enc1_conv1").filters == 8
+    assert len(wide.trainable_weights) == len(wide.get_layer("refine_unet").weights)  # the first stage frozen
+    path = str(tmp_path / "wide.keras")
+    wide.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(loaded([image, mask])), np.asarray(cascade([image, mask])), atol=1e-5)
+    with pytest.raises(ValueError, match="two-stage inpainting network"):
+        with_wider_refinement(network)

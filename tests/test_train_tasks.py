@@ -268,3 +268,28 @@ def test_cli_train_inpaint_refinement_stage_trains_the_second_stage_then_both(im
                                 steps=1)
     with pytest.raises(ValueError, match="unfreeze .* needs an init"):
         training.train_restorer(str(image_folder), str(tmp_path / "x"), task="inpaint", unfreeze=True, steps=1)
+
+
+def test_cli_train_inpaint_widen_refinement_trains_a_wider_second_stage(image_folder, tmp_path):
+    from tfimage.cli.main import main
+    from tfimage.networks.inpainting import build_inpainting_unet
+
+    keras.utils.set_random_seed(0)
+    first = str(tmp_path / "first.keras")
+    build_inpainting_unet(1, filters=(4, 8), composite=True).save(first)
+    out = str(tmp_path / "wide")
+    main(["train", "inpaint", "--data", str(image_folder), "--init", first, "--refinement-stage",
+          "--widen-refinement", "1.5", "--patch", "32", "--batch", "2", "--steps", "2", "--steps-per-epoch", "2",
+          "--validation-images", "2", "--lr", "1e-2", "--out", out])
+    with open(os.path.join(out, "train_config.json")) as stream:
+        config = json.load(stream)
+    assert config["refinement_stage"] is True and config["widen_refinement"] == 1.5
+    model = keras.saving.load_model(os.path.join(out, "model.keras"))
+    refine = model.get_layer("refine_unet")
+    assert [refine.get_layer(f"enc{level}_conv1").filters for level in (1, 2)] == [6, 12]
+    start = keras.saving.load_model(first)
+    for before, after in zip(start.get_weights(), model.get_layer(start.name).get_weights()):
+        np.testing.assert_array_equal(before, after)  # stage 1 frozen
+    with pytest.raises(ValueError, match="widen_refinement .* needs task='inpaint' and an init"):
+        training.train_restorer(str(image_folder), str(tmp_path / "x"), task="inpaint", widen_refinement=2.0,
+                                steps=1)

@@ -6,7 +6,9 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from tfimage import restoration_tasks  # noqa: E402
-from tfimage.networks.unet import build_unet, build_unet_sr, required_multiple, total_stride  # noqa: E402
+from tfimage.networks.unet import (  # noqa: E402
+    build_unet, build_unet_sr, required_multiple, total_stride, widen_unet,
+)
 
 
 def _random(shape, seed=0):
@@ -137,3 +139,35 @@ def test_cli_transfer_encoder_writes_csv_and_png(tmp_path, capsys):
     assert [int(row["step"]) for row in rows] == [0, 1, 2]
     assert float(rows[0]["pretrained_psnr"]) != float(rows[0]["scratch_psnr"])
     assert (tmp_path / "results" / "transfer_encoder_denoise.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("factor", [1.5, 2.0])
+def test_widened_unet_computes_the_same_function_with_more_channels(factor):
+    keras.utils.set_random_seed(0)
+    unet = build_unet(1, filters=(4, 6, 8), extra_inputs=1, residual=True)
+    rng = np.random.default_rng(0)
+    image, extra = rng.random((2, 21, 19, 1)).astype(np.float32), rng.random((2, 21, 19, 1)).astype(np.float32)
+    for layer in unet.layers:  # nonzero biases too, so a bias copied to the wrong channel shows
+        if isinstance(layer, keras.layers.Conv2D):
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, rng.normal(0, 0.1, bias.shape).astype(np.float32)])
+    wide = widen_unet(unet, factor, seed=1)
+    widths = [wide.get_layer(f"enc{level}_conv1").filters for level in (1, 2, 3)]
+    assert widths == [round(width * factor) for width in (4, 6, 8)]
+    assert wide.count_params() > 1.8 * unet.count_params()
+    np.testing.assert_allclose(np.asarray(wide([image, extra])), np.asarray(unet([image, extra])), atol=1e-5)
+    # Plain copies compute it too; the symmetry-breaking noise changes the weights, not the function.
+    plain = widen_unet(unet, factor, noise_stddev=0.0, seed=1)
+    np.testing.assert_allclose(np.asarray(plain([image, extra])), np.asarray(unet([image, extra])), atol=1e-5)
+    kernel = wide.get_layer("enc2_conv2").get_weights()[0]
+    assert not np.allclose(plain.get_layer("enc2_conv2").get_weights()[0], kernel)
+
+
+def test_widen_unet_refuses_bad_arguments():
+    unet = build_unet(1, filters=(4, 8))
+    with pytest.raises(ValueError, match="factor must be a number of at least 1. Received: factor=0.5"):
+        widen_unet(unet, 0.5)
+    with pytest.raises(ValueError, match="factor must be"):
+        widen_unet(unet, "wide")
+    with pytest.raises(ValueError, match="plain U-Net"):
+        widen_unet(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3, name="output_conv")]))

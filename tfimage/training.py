@@ -368,6 +368,7 @@ def train_restorer(
     mask_scale=None,
     composite_holes=False,
     refinement_stage=False,
+    widen_refinement=None,
     validation_images=8,
     validation_sigma=None,
     backup_every=50,
@@ -445,6 +446,10 @@ def train_restorer(
         refinement_stage: inpaint: add a second stage to the `init` network,
             a copy of its U-Net that refines its output, and train only that
             (`tfimage.networks.inpainting.with_refinement_stage`).
+        widen_refinement: inpaint: widen the second stage of a two-stage
+            `init` network (or of the new one `refinement_stage` adds) by this
+            factor; the wider stage starts as the same function
+            (`tfimage.networks.inpainting.with_wider_refinement`).
         validation_images: images held out for validation PSNR.
         validation_sigma: noise level (0-255) for validation; default: `sigma`, or 25
             (clipped into `sigma_range`) for blind training.
@@ -497,6 +502,11 @@ def train_restorer(
         raise ValueError(
             "refinement_stage adds a stage to a trained inpainting network: it needs task='inpaint' and an init. "
             f"Received: task={task!r}, init={init if isinstance(init, str) else init.name!r}"
+        )
+    if widen_refinement is not None and (task != "inpaint" or (isinstance(init, str) and init == "scratch")):
+        raise ValueError(
+            "widen_refinement widens the second stage of a trained inpainting network: it needs task='inpaint' "
+            f"and an init. Received: task={task!r}, init={init if isinstance(init, str) else init.name!r}"
         )
     if unfreeze and (partial_init or (isinstance(init, str) and init == "scratch")):
         raise ValueError(
@@ -556,6 +566,8 @@ def train_restorer(
             config["composite_holes"] = True
         if task == "inpaint" and refinement_stage:  # (same)
             config["refinement_stage"] = True
+        if task == "inpaint" and widen_refinement is not None:  # (same)
+            config["widen_refinement"] = float(widen_refinement)
     if unfreeze:  # (same)
         config["unfreeze"] = True
     if task == "denoise":
@@ -608,6 +620,10 @@ def train_restorer(
                 from tfimage.networks.inpainting import with_refinement_stage
 
                 network = with_refinement_stage(network, freeze_first_stage=not unfreeze)
+            if widen_refinement is not None:
+                from tfimage.networks.inpainting import with_wider_refinement
+
+                network = with_wider_refinement(network, widen_refinement, freeze_first_stage=not unfreeze, seed=seed)
             if composite_holes:
                 from tfimage.networks.inpainting import with_hole_composite
 

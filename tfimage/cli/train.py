@@ -64,6 +64,9 @@ def register(groups):
             parser.add_argument("--refinement-stage", action="store_true",
                                 help="add a second stage (a copy of the --init network's U-Net) that refines "
                                      "its output, and train only that")
+            parser.add_argument("--widen-refinement", type=float, metavar="FACTOR",
+                                help="widen the second stage of a two-stage --init (or of --refinement-stage's) "
+                                     "by FACTOR; it starts as the same function (Net2WiderNet)")
         parser.add_argument("--channels", type=int, choices=(1, 3), default=1, help="(taken from --init when given)")
         parser.add_argument("--depth", type=int, help="convolutions, EDSR blocks or U-Net levels")
         parser.add_argument("--filters", type=int, help="width (U-Net: of the first level)")
@@ -103,7 +106,8 @@ def run(args):
         ),
         "sr": lambda: dict(scale=args.scale),
         "inpaint": lambda: dict(hole_ratio=args.hole_ratio, mask_kind=args.mask_kind, mask_scale=args.mask_scale,
-                                composite_holes=args.composite_holes, refinement_stage=args.refinement_stage),
+                                composite_holes=args.composite_holes, refinement_stage=args.refinement_stage,
+                                widen_refinement=args.widen_refinement),
     }[args.task]()
     history = training.train_restorer(
         args.data, args.out, task=args.task, arch=args.arch, init=args.init, partial_init=args.partial_init,

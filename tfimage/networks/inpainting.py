@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfimage.networks.unet import build_unet
+from tfimage.networks.unet import build_unet, widen_unet
 
 
 def _gaussian(sigma):
@@ -202,13 +202,49 @@ def with_refinement_stage(network, correction_scale=0.1, freeze_first_stage=True
     refine.set_weights(unet.get_weights())
     output_conv = refine.get_layer("output_conv")
     output_conv.set_weights([weight * float(correction_scale) for weight in output_conv.get_weights()])
+    return _cascade(network, refine, freeze_first_stage, name or f"{network.name}_refined")
+
+
+def _cascade(network, refine, freeze_first_stage, name):
+    """`[image, mask] -> composite(refine([composite(network([image, mask])), mask]))`."""
     if freeze_first_stage:
         network.trainable = False
-    image = keras.Input(shape=inputs[0].shape[1:], name="image")
-    mask = keras.Input(shape=inputs[1].shape[1:], name="mask")
+    image = keras.Input(shape=network.inputs[0].shape[1:], name="image")
+    mask = keras.Input(shape=network.inputs[1].shape[1:], name="mask")
     coarse = network([image, mask])
     if not is_composited(network):
         coarse = HoleComposite(name="coarse_composite")([image, mask, coarse])
     fine = refine([coarse, mask])
     output = HoleComposite(name="composite")([image, mask, fine])
-    return keras.Model([image, mask], output, name=name or f"{network.name}_refined")
+    return keras.Model([image, mask], output, name=name)
+
+
+def with_wider_refinement(network, factor=2.0, freeze_first_stage=True, seed=0):
+    """The same two-stage inpainting network with a wider second stage that starts as the same function.
+
+    The second stage's U-Net is widened by `factor` at every level with
+    `tfimage.networks.unet.widen_unet` (Net2WiderNet, Chen et al., ICLR
+    2016), so training goes on from the cascade's own output with more
+    capacity where the fine details are made.
+
+    Args:
+        network: a two-stage network from `with_refinement_stage` (its
+            second stage is the layer "refine_unet").
+        factor: width multiplier of the second stage, at least 1.
+        freeze_first_stage: keep the first stage's weights fixed.
+        seed: seeds the widening (which channels are copied, the noise).
+
+    Returns:
+        A new `keras.Model` taking `[image, mask]`; the first stage is
+        shared with `network`.
+    """
+    stages = [layer for layer in getattr(network, "layers", []) if isinstance(layer, keras.Model)]
+    refine = [layer for layer in stages if layer.name == "refine_unet"]
+    first = [layer for layer in stages if layer.name != "refine_unet"]
+    if len(refine) != 1 or len(first) != 1:
+        raise ValueError(
+            "with_wider_refinement takes a two-stage inpainting network (with_refinement_stage). "
+            f"Received: network={getattr(network, 'name', network)} with sub-models {[layer.name for layer in stages]}"
+        )
+    wide = widen_unet(refine[0], factor, seed=seed, name="refine_unet")
+    return _cascade(first[0], wide, freeze_first_stage, network.name)

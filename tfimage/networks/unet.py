@@ -21,6 +21,7 @@ average-pooled into every decoder level).
 """
 
 import keras
+import numpy as np
 
 from tfimage.networks.espcn import BicubicUpsample, check_sr_scale
 from tfimage.networks.ffdnet import CropToReference, PadToMultiple
@@ -231,3 +232,95 @@ def build_unet_sr(
     detail = _unet_graph(upsampled, None, channels, encoder, filters, channels, weights, encoder_trainable)
     outputs = keras.layers.Add(name="residual")([upsampled, detail])
     return keras.Model(low_res, outputs, name=name)
+
+
+def _widened_kernel(kernel, bias, input_map, output_map, noise_stddev, rng):
+    """One convolution's Net2WiderNet weights: columns picked by `output_map`, rows split over their copies."""
+    counts = np.bincount(input_map, minlength=kernel.shape[2]).astype(np.float32)
+    wide = kernel[:, :, input_map, :][:, :, :, output_map] / counts[input_map][None, None, :, None]
+    if noise_stddev > 0:
+        noise = rng.normal(0.0, noise_stddev * float(np.std(kernel)), wide.shape).astype(np.float32)
+        for source in np.flatnonzero(counts > 1):  # zero-sum over the copies of each input: the sum is unchanged
+            copies = input_map == source
+            noise[:, :, copies, :] -= noise[:, :, copies, :].mean(axis=2, keepdims=True)
+        noise[:, :, counts[input_map] == 1, :] = 0.0
+        wide = wide + noise
+    return wide.astype(np.float32), bias[output_map].astype(np.float32)
+
+
+def widen_unet(unet, factor=2.0, noise_stddev=0.01, seed=0, name=None):
+    """A wider copy of a plain `build_unet` U-Net that computes the same function (Net2WiderNet).
+
+    Every level's width is multiplied by `factor`; each new channel copies
+    an existing one (the first copies keep their place, the rest are drawn
+    at random) and the next convolution divides that channel's incoming
+    weights among its copies, so the wider network starts where the narrow
+    one is (T. Chen, I. Goodfellow, J. Shlens, "Net2Net: Accelerating
+    Learning via Knowledge Transfer", ICLR 2016). Max pooling, bilinear
+    upsampling, ReLU and the skip concatenations act channel by channel, so
+    the copy is exact. A small noise that sums to zero over the copies of a
+    channel keeps the function exact and lets the copies drift apart in
+    training.
+
+    Args:
+        unet: a U-Net from `build_unet(encoder=None, ...)`.
+        factor: width multiplier, at least 1.
+        noise_stddev: the symmetry-breaking noise, relative to each kernel's
+            standard deviation (0: plain copies).
+        seed: seeds which channels are copied and the noise.
+        name: the new model's name (default: `unet.name`).
+
+    Returns:
+        A new `keras.Model` with widths `round(width * factor)`.
+    """
+    try:
+        factor = float(factor)
+    except (TypeError, ValueError):
+        factor = float("nan")
+    if not factor >= 1:
+        raise ValueError(f"factor must be a number of at least 1. Received: factor={factor}")
+    names = {layer.name for layer in unet.layers}
+    levels = 0
+    while f"enc{levels + 1}_conv1" in names:
+        levels += 1
+    if levels < 2 or "output_conv" not in names or "with_extra" not in names and len(unet.inputs) > 1:
+        raise ValueError(f"widen_unet takes a plain U-Net from build_unet(encoder=None). Received: unet={unet.name}")
+    widths = [unet.get_layer(f"enc{level}_conv1").filters for level in range(1, levels + 1)]
+    channels = unet.inputs[0].shape[-1]
+    extra_inputs = unet.inputs[1].shape[-1] if len(unet.inputs) > 1 else 0
+    output_channels = unet.get_layer("output_conv").filters
+    residual = any(isinstance(layer, keras.layers.Add) and layer.name == "residual" for layer in unet.layers)
+    wide = build_unet(
+        channels, filters=tuple(int(round(width * factor)) for width in widths), extra_inputs=extra_inputs,
+        output_channels=output_channels, residual=residual, name=name or unet.name,
+    )
+    rng = np.random.default_rng(seed)
+
+    def channel_map(old, new):
+        extra = rng.choice(old, new - old, replace=new - old > old)
+        return np.concatenate([np.arange(old), extra]).astype(np.int64)
+
+    def copy(layer_name, input_map, output_map):
+        kernel, bias = unet.get_layer(layer_name).get_weights()
+        wide.get_layer(layer_name).set_weights(
+            list(_widened_kernel(kernel, bias, input_map, output_map, noise_stddev, rng))
+        )
+        return output_map
+
+    previous = np.arange(channels + extra_inputs)
+    skips = {}
+    for level in range(1, levels + 1):
+        width, new_width = widths[level - 1], wide.get_layer(f"enc{level}_conv1").filters
+        previous = copy(f"enc{level}_conv1", previous, channel_map(width, new_width))
+        previous = copy(f"enc{level}_conv2", previous, channel_map(width, new_width))
+        skips[level] = previous
+    old_widths = {level: widths[level - 1] for level in range(1, levels + 1)}
+    below = levels  # the level whose output `previous` is
+    for level in range(levels - 1, 0, -1):
+        concatenated = np.concatenate([previous, skips[level] + old_widths[below]])
+        width, new_width = widths[level - 1], wide.get_layer(f"dec{level}_conv1").filters
+        previous = copy(f"dec{level}_conv1", concatenated, channel_map(width, new_width))
+        previous = copy(f"dec{level}_conv2", previous, channel_map(width, new_width))
+        below = level
+    copy("output_conv", previous, np.arange(output_channels))
+    return wide
