@@ -70,6 +70,24 @@ def test_per_example_losses_and_psnr():
     )
     expected = 10 * np.log10(1 / ((np.clip(noisy, 0, 1) - clean) ** 2).mean(axis=(1, 2, 3)))
     np.testing.assert_allclose(np.asarray(per_example_psnr(clean, noisy)), expected, rtol=1e-5)
+    # "psnr": minus each image's PSNR (on the unclipped output), finite for a perfect one.
+    np.testing.assert_allclose(
+        np.asarray(per_example_loss(clean, noisy, "psnr")), 10 * np.log10((diff**2).mean(axis=(1, 2, 3))), rtol=1e-5
+    )
+    assert np.isfinite(np.asarray(per_example_loss(clean, clean, "psnr"))).all()
+
+
+def test_psnr_loss_weighs_images_by_the_log_of_their_error():
+    import tensorflow as tf
+
+    # The same absolute error reduction is worth more on the image that is already good.
+    clean = np.zeros((2, 4, 4, 1), np.float32)
+    restored = tf.Variable(np.concatenate([np.full((1, 4, 4, 1), 0.01), np.full((1, 4, 4, 1), 0.1)]).astype(np.float32))
+    for loss, more_on_the_good_one in (("l2", False), ("psnr", True)):
+        with tf.GradientTape() as tape:
+            value = tf.reduce_mean(per_example_loss(clean, restored, loss))
+        gradient = np.abs(np.asarray(tape.gradient(value, restored))).sum(axis=(1, 2, 3))
+        assert (gradient[0] > gradient[1]) == more_on_the_good_one, loss
 
 
 def test_bad_arguments_raise():

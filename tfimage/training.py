@@ -415,7 +415,7 @@ def train_restorer(
             at most `steps`).
         learning_rate: Adam's initial learning rate; it decays along a cosine
             to `final_learning_rate` (default learning_rate / 100).
-        loss: "l2", "l1" or "charbonnier".
+        loss: "l2", "l1", "charbonnier" or "psnr" (`Restorer`'s losses).
         freeze_layers: freeze the first K convolutions (fine-tuning).
         unfreeze: make every layer of the `init` network trainable first,
             e.g. to train both stages of a refined inpainting model (saved

@@ -75,7 +75,9 @@ def register(groups):
         parser.add_argument("--steps", type=int, default=1000, help="total optimizer steps")
         parser.add_argument("--steps-per-epoch", type=int, default=100)
         parser.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (cosine decay)")
-        parser.add_argument("--loss", choices=("l2", "l1", "charbonnier"), default="l2" if task == "denoise" else "l1")
+        parser.add_argument("--loss", choices=("l2", "l1", "charbonnier", "psnr"),
+                            default="l2" if task == "denoise" else "l1",
+                            help="psnr: minus each patch's PSNR, so training maximizes the mean PSNR")
         parser.add_argument("--freeze", type=int, default=0, help="freeze the first K convolutions")
         parser.add_argument("--unfreeze", action="store_true",
                             help="train every layer of --init, also those it was saved with frozen "

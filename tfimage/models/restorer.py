@@ -17,8 +17,9 @@ imaging", ICIP 1994.
 import keras
 import tensorflow as tf
 
-LOSSES = ("l2", "l1", "charbonnier")
+LOSSES = ("l2", "l1", "charbonnier", "psnr")
 CHARBONNIER_EPSILON = 1e-3
+PSNR_LOSS_MSE_FLOOR = 1e-8  # 80 dB: a perfect patch gives a finite loss and gradient
 SSIM_FILTER_SIZE = 11
 
 
@@ -28,8 +29,11 @@ def per_example_loss(clean, restored, loss="l2"):
     Args:
         clean: the targets, float (batch, H, W, C).
         restored: the network outputs, same shape.
-        loss: "l2" (mean squared error), "l1" (mean absolute error) or
-            "charbonnier" (mean of sqrt(d^2 + 1e-6)).
+        loss: "l2" (mean squared error), "l1" (mean absolute error),
+            "charbonnier" (mean of sqrt(d^2 + 1e-6)) or "psnr" (minus each
+            image's PSNR in dB, `10 log10(MSE)`: averaged over the batch it is
+            the mean PSNR benchmarks report, which weighs an image by the
+            log of its error, so smooth images count more than under "l2").
 
     Returns:
         A float32 tensor of shape (batch,).
@@ -41,9 +45,14 @@ def per_example_loss(clean, restored, loss="l2"):
         values = tf.abs(diff)
     elif loss == "charbonnier":
         values = tf.sqrt(tf.square(diff) + CHARBONNIER_EPSILON**2)
+    elif loss == "psnr":
+        values = tf.square(diff)
     else:
         raise ValueError(f"loss must be one of {LOSSES}. Received: loss={loss!r}")
-    return tf.reduce_mean(tf.reshape(values, (tf.shape(values)[0], -1)), axis=1)
+    per_example = tf.reduce_mean(tf.reshape(values, (tf.shape(values)[0], -1)), axis=1)
+    if loss == "psnr":
+        per_example = 10.0 * tf.math.log(tf.maximum(per_example, PSNR_LOSS_MSE_FLOOR)) / tf.math.log(10.0)
+    return per_example
 
 
 def per_example_psnr(clean, restored):
@@ -104,7 +113,8 @@ class Restorer(keras.Model):
     Args:
         network: the Keras model that maps the degraded image (and, with
             `noise_level_input`, the noise level) to the restored image.
-        loss: the pixel loss, "l2", "l1" or "charbonnier".
+        loss: the pixel loss, "l2", "l1", "charbonnier" or "psnr" (see
+            `per_example_loss`).
         noise_level_input: whether the network takes `[image, noise_level]`.
         name: the model name.
         **kwargs: passed to `keras.Model`.
