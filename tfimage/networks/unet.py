@@ -283,7 +283,7 @@ def widen_unet(unet, factor=2.0, noise_stddev=0.01, seed=0, name=None):
     levels = 0
     while f"enc{levels + 1}_conv1" in names:
         levels += 1
-    if levels < 2 or "output_conv" not in names or "with_extra" not in names and len(unet.inputs) > 1:
+    if levels < 2 or "output_conv" not in names or (len(unet.inputs) > 1 and "with_extra" not in names):
         raise ValueError(f"widen_unet takes a plain U-Net from build_unet(encoder=None). Received: unet={unet.name}")
     widths = [unet.get_layer(f"enc{level}_conv1").filters for level in range(1, levels + 1)]
     channels = unet.inputs[0].shape[-1]
