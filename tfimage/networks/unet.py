@@ -240,10 +240,9 @@ def _widened_kernel(kernel, bias, input_map, output_map, noise_stddev, rng):
     wide = kernel[:, :, input_map, :][:, :, :, output_map] / counts[input_map][None, None, :, None]
     if noise_stddev > 0:
         noise = rng.normal(0.0, noise_stddev * float(np.std(kernel)), wide.shape).astype(np.float32)
-        for source in np.flatnonzero(counts > 1):  # zero-sum over the copies of each input: the sum is unchanged
+        for source in np.unique(input_map):  # zero-sum over the copies of each input (none for a single copy)
             copies = input_map == source
             noise[:, :, copies, :] -= noise[:, :, copies, :].mean(axis=2, keepdims=True)
-        noise[:, :, counts[input_map] == 1, :] = 0.0
         wide = wide + noise
     return wide.astype(np.float32), bias[output_map].astype(np.float32)
 
