@@ -498,28 +498,26 @@ def train_restorer(
     total_steps = epochs * steps_per_epoch
     source = None
     noise_level_input = arch == "ffdnet" or task == "inpaint"  # (an inpainting mask passes through like one)
-    if refinement_stage and (task != "inpaint" or (isinstance(init, str) and init == "scratch")):
+    from_scratch = isinstance(init, str) and init == "scratch"
+    init_name = init.name if isinstance(init, keras.Model) else str(init)
+    stage_option = "refinement_stage" if refinement_stage else "widen_refinement" if widen_refinement else None
+    if stage_option and (task != "inpaint" or from_scratch):
         raise ValueError(
-            "refinement_stage adds a stage to a trained inpainting network: it needs task='inpaint' and an init. "
-            f"Received: task={task!r}, init={init if isinstance(init, str) else init.name!r}"
+            f"{stage_option} changes the stages of a trained inpainting network: it needs task='inpaint' and an "
+            f"init. Received: task={task!r}, init={init_name!r}"
         )
-    if widen_refinement is not None and (task != "inpaint" or (isinstance(init, str) and init == "scratch")):
-        raise ValueError(
-            "widen_refinement widens the second stage of a trained inpainting network: it needs task='inpaint' "
-            f"and an init. Received: task={task!r}, init={init if isinstance(init, str) else init.name!r}"
-        )
-    if unfreeze and (partial_init or (isinstance(init, str) and init == "scratch")):
+    if unfreeze and (partial_init or from_scratch):
         raise ValueError(
             "unfreeze makes the layers of the init network trainable: it needs an init (without partial_init). "
-            f"Received: init={init if isinstance(init, str) else init.name!r}, partial_init={partial_init}"
+            f"Received: init={init_name!r}, partial_init={partial_init}"
         )
-    if (widen or opponent_color) and (isinstance(init, str) and init == "scratch"):
+    if (widen or opponent_color) and from_scratch:
         raise ValueError("widen and opponent_color need a gray network to start from. Received: init='scratch'")
     if widen and opponent_color:
         raise ValueError("Give one of widen and opponent_color. Received: widen=True, opponent_color=True")
     if cross_channel and not opponent_color:
         raise ValueError("cross_channel goes with opponent_color=True. Received: cross_channel=True, opponent_color=False")
-    if isinstance(init, keras.Model) or init != "scratch":
+    if not from_scratch:
         source = init if isinstance(init, keras.Model) else pretrained.load(init, data_dir=data_dir)
         if not isinstance(source, keras.Model):
             raise ValueError(f"init must name a Keras network, not a baseline. Received: init={init!r}")
@@ -536,7 +534,7 @@ def train_restorer(
     config = {
         "data": data if isinstance(data, str) else "custom",
         "arch": arch if source is None or partial_init else None,
-        "init": init.name if isinstance(init, keras.Model) else str(init), "sigma": sigma,
+        "init": init_name, "sigma": sigma,
         "sigma_range": list(sigma_range) if sigma_range is not None else None,
         "channels": channels, "depth": depth, "filters": filters, "residual": residual,
         "patch_size": patch_size,

@@ -39,14 +39,12 @@ def per_example_loss(clean, restored, loss="l2"):
         A float32 tensor of shape (batch,).
     """
     diff = tf.cast(restored, tf.float32) - tf.cast(clean, tf.float32)
-    if loss == "l2":
+    if loss in ("l2", "psnr"):
         values = tf.square(diff)
     elif loss == "l1":
         values = tf.abs(diff)
     elif loss == "charbonnier":
         values = tf.sqrt(tf.square(diff) + CHARBONNIER_EPSILON**2)
-    elif loss == "psnr":
-        values = tf.square(diff)
     else:
         raise ValueError(f"loss must be one of {LOSSES}. Received: loss={loss!r}")
     per_example = tf.reduce_mean(tf.reshape(values, (tf.shape(values)[0], -1)), axis=1)

@@ -307,19 +307,16 @@ def widen_unet(unet, factor=2.0, noise_stddev=0.01, seed=0, name=None):
         return output_map
 
     previous = np.arange(channels + extra_inputs)
-    skips = {}
+    skips = []  # skips[k]: the channel map of level k + 1's encoder output
     for level in range(1, levels + 1):
         width, new_width = widths[level - 1], wide.get_layer(f"enc{level}_conv1").filters
         previous = copy(f"enc{level}_conv1", previous, channel_map(width, new_width))
         previous = copy(f"enc{level}_conv2", previous, channel_map(width, new_width))
-        skips[level] = previous
-    old_widths = {level: widths[level - 1] for level in range(1, levels + 1)}
-    below = levels  # the level whose output `previous` is
-    for level in range(levels - 1, 0, -1):
-        concatenated = np.concatenate([previous, skips[level] + old_widths[below]])
+        skips.append(previous)
+    for level in range(levels - 1, 0, -1):  # `previous`: the output of the level below, widths[level] wide
+        concatenated = np.concatenate([previous, skips[level - 1] + widths[level]])
         width, new_width = widths[level - 1], wide.get_layer(f"dec{level}_conv1").filters
         previous = copy(f"dec{level}_conv1", concatenated, channel_map(width, new_width))
         previous = copy(f"dec{level}_conv2", previous, channel_map(width, new_width))
-        below = level
     copy("output_conv", previous, np.arange(output_channels))
     return wide
