@@ -280,10 +280,11 @@ def test_cli_train_inpaint_widen_refinement_trains_a_wider_second_stage(image_fo
     out = str(tmp_path / "wide")
     main(["train", "inpaint", "--data", str(image_folder), "--init", first, "--refinement-stage",
           "--widen-refinement", "1.5", "--patch", "32", "--batch", "2", "--steps", "2", "--steps-per-epoch", "2",
-          "--validation-images", "2", "--lr", "1e-2", "--out", out])
+          "--validation-images", "2", "--lr", "1e-2", "--warmup-steps", "1", "--out", out])
     with open(os.path.join(out, "train_config.json")) as stream:
         config = json.load(stream)
     assert config["refinement_stage"] is True and config["widen_refinement"] == 1.5
+    assert config["warmup_steps"] == 1
     model = keras.saving.load_model(os.path.join(out, "model.keras"))
     refine = model.get_layer("refine_unet")
     assert [refine.get_layer(f"enc{level}_conv1").filters for level in (1, 2)] == [6, 12]

@@ -227,3 +227,30 @@ def test_gray_to_color_fine_tuning_on_bundled_photos(tmp_path):
     assert color.inputs[0].shape[-1] == 3 and len(color.inputs) == 2
     with pytest.raises(ValueError, match="init='scratch'"):
         training.train_denoiser("bundled-color", str(tmp_path / "x"), widen=True, sigma=25, steps=2, **TINY)
+
+
+class _LearningRates(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.rates.append(float(self.model.optimizer.learning_rate))
+
+
+def test_warmup_raises_the_learning_rate_linearly_then_decays(image_folder, tmp_path):
+    rates = {}
+    for warmup in (0, 2):
+        recorder = _LearningRates()
+        training.train_denoiser(
+            str(image_folder), str(tmp_path / f"run{warmup}"), sigma=25, steps=6, steps_per_epoch=3,
+            learning_rate=0.1, warmup_steps=warmup, callbacks=[recorder], **TINY)
+        rates[warmup] = recorder.rates
+    assert len(rates[2]) == 6
+    np.testing.assert_allclose(rates[2][:3], [0.0, 0.05, 0.1], rtol=1e-5)
+    assert rates[2][3] < 0.1 and rates[2][5] < rates[2][3]  # the cosine runs over the other 4 steps
+    assert rates[0][0] == pytest.approx(0.1)
+    config = json.load(open(tmp_path / "run2" / "train_config.json"))
+    assert config["warmup_steps"] == 2 and "warmup_steps" not in json.load(open(tmp_path / "run0" / "train_config.json"))
+    with pytest.raises(ValueError, match="warmup_steps=6"):
+        training.train_denoiser(str(image_folder), str(tmp_path / "bad"), sigma=25, steps=6, warmup_steps=6, **TINY)

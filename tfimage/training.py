@@ -355,6 +355,7 @@ def train_restorer(
     steps_per_epoch=100,
     learning_rate=1e-3,
     final_learning_rate=None,
+    warmup_steps=0,
     loss="l2",
     freeze_layers=0,
     unfreeze=False,
@@ -415,6 +416,11 @@ def train_restorer(
             at most `steps`).
         learning_rate: Adam's initial learning rate; it decays along a cosine
             to `final_learning_rate` (default learning_rate / 100).
+        warmup_steps: first raise the learning rate linearly from 0 to
+            `learning_rate` over this many steps (then the cosine runs over
+            the rest), so a fine-tuning run's fresh Adam state does not throw
+            the pretrained weights off with full-size first steps (Goyal et
+            al., "Accurate, large minibatch SGD", 2017).
         loss: "l2", "l1", "charbonnier" or "psnr" (`Restorer`'s losses).
         freeze_layers: freeze the first K convolutions (fine-tuning).
         unfreeze: make every layer of the `init` network trainable first,
@@ -554,6 +560,13 @@ def train_restorer(
                 f"Received: dtype_policy={dtype_policy!r}"
             )
         config["dtype_policy"] = dtype_policy
+    if not 0 <= warmup_steps < total_steps:
+        raise ValueError(
+            f"warmup_steps must be at least 0 and fewer than the steps ({total_steps}). "
+            f"Received: warmup_steps={warmup_steps}"
+        )
+    if warmup_steps:  # (absent otherwise, so earlier runs still resume)
+        config["warmup_steps"] = int(warmup_steps)
     mask_scale = restoration_tasks.check_mask_scale(mask_scale) if task == "inpaint" else None
     if task != "denoise":  # (denoising runs keep the keys of earlier versions, so they resume)
         config.update(task=task, partial_init=partial_init)
@@ -636,8 +649,9 @@ def train_restorer(
         if freeze_layers:
             freeze_first(network, freeze_layers)
         schedule = keras.optimizers.schedules.CosineDecay(
-            learning_rate, decay_steps=total_steps,
+            0.0 if warmup_steps else learning_rate, decay_steps=total_steps - warmup_steps,
             alpha=(final_learning_rate or learning_rate / 100) / learning_rate,
+            warmup_target=learning_rate if warmup_steps else None, warmup_steps=warmup_steps,
         )
         restorer = Restorer(network=network, loss=loss, noise_level_input=noise_level_input)
         restorer.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0))

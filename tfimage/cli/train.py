@@ -75,6 +75,9 @@ def register(groups):
         parser.add_argument("--steps", type=int, default=1000, help="total optimizer steps")
         parser.add_argument("--steps-per-epoch", type=int, default=100)
         parser.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (cosine decay)")
+        parser.add_argument("--warmup-steps", type=int, default=0,
+                            help="raise the learning rate linearly from 0 over the first N steps "
+                                 "(fine-tuning: a fresh Adam state takes smaller first steps)")
         parser.add_argument("--loss", choices=("l2", "l1", "charbonnier", "psnr"),
                             default="l2" if task == "denoise" else "l1",
                             help="psnr: minus each patch's PSNR, so training maximizes the mean PSNR")
@@ -115,6 +118,7 @@ def run(args):
         args.data, args.out, task=args.task, arch=args.arch, init=args.init, partial_init=args.partial_init,
         channels=args.channels, depth=args.depth, filters=args.filters, patch_size=args.patch,
         batch_size=args.batch, steps=args.steps, steps_per_epoch=args.steps_per_epoch, learning_rate=args.lr,
+        warmup_steps=args.warmup_steps,
         loss=args.loss, freeze_layers=args.freeze, unfreeze=args.unfreeze, validation_images=args.validation_images,
         seed=args.seed, overwrite=args.overwrite, strategy=strategy, data_dir=args.data_dir,
         dtype_policy=args.dtype_policy,
