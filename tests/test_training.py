@@ -254,3 +254,21 @@ def test_warmup_raises_the_learning_rate_linearly_then_decays(image_folder, tmp_
     assert config["warmup_steps"] == 2 and "warmup_steps" not in json.load(open(tmp_path / "run0" / "train_config.json"))
     with pytest.raises(ValueError, match="warmup_steps=6"):
         training.train_denoiser(str(image_folder), str(tmp_path / "bad"), sigma=25, steps=6, warmup_steps=6, **TINY)
+
+
+def test_validation_repeats_average_several_degradations_per_image(image_folder, tmp_path):
+    images = [np.random.default_rng(index).random((16, 16, 1)).astype(np.float32) for index in range(2)]
+    degradation = training.validation_degradation("inpaint", hole_ratio=0.25)
+    once = training.ValidationPSNR(images, degradation)
+    thrice = training.ValidationPSNR(images, degradation, repeats=3)
+    assert len(thrice.noisy) == 6 and len(thrice.images) == 6
+    for first, again in zip(once.noisy, thrice.noisy[:2]):  # repeat 0 keeps the single-draw seeds
+        np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(thrice.noisy[0][1], thrice.noisy[2][1])  # image 0's second mask differs
+    np.testing.assert_array_equal(thrice.images[2], images[0])
+    with pytest.raises(ValueError, match="repeats=0"):
+        training.ValidationPSNR(images, degradation, repeats=0)
+    history = training.train_denoiser(
+        str(image_folder), str(tmp_path / "run"), sigma=25, steps=2, steps_per_epoch=2, validation_repeats=2, **TINY)
+    assert np.isfinite(history.history["val_psnr"][0])
+    assert json.load(open(tmp_path / "run" / "train_config.json"))["validation_repeats"] == 2

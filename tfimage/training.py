@@ -211,14 +211,28 @@ def mean_psnr(model, degraded, clean):
 
 
 class ValidationPSNR(keras.callbacks.Callback):
-    """Logs the mean PSNR of held-out images after each epoch (as `val_psnr`)."""
+    """Logs the mean PSNR of held-out images after each epoch (as `val_psnr`).
 
-    def __init__(self, images, degradation, seed=1234):
+    Args:
+        images: the clean held-out images.
+        degradation: `(image, seed_pair) -> model input`.
+        seed: image i's first degradation has the seed pair `(seed, i)`.
+        repeats: degradations per image (seed pairs `(seed + r, i)`), e.g.
+            several hole masks, so that one lucky or unlucky mask weighs less
+            in the choice of the best checkpoint.
+    """
+
+    def __init__(self, images, degradation, seed=1234, repeats=1):
         super().__init__()
-        self.images = images
+        if int(repeats) < 1:
+            raise ValueError(f"repeats must be at least 1. Received: repeats={repeats}")
+        self.images = [image for _ in range(int(repeats)) for image in images]
         self.degradation = degradation
         self.seed = seed
-        self.noisy = [degradation(image, (seed, index)) for index, image in enumerate(images)]
+        self.noisy = [
+            degradation(image, (seed + repeat, index))
+            for repeat in range(int(repeats)) for index, image in enumerate(images)
+        ]
 
     def on_epoch_end(self, epoch, logs=None):
         value = mean_psnr(self.model, self.noisy, self.images)
@@ -371,6 +385,7 @@ def train_restorer(
     refinement_stage=False,
     widen_refinement=None,
     validation_images=8,
+    validation_repeats=1,
     validation_sigma=None,
     backup_every=50,
     seed=0,
@@ -457,6 +472,9 @@ def train_restorer(
             factor; the wider stage starts as the same function
             (`tfimage.networks.inpainting.with_wider_refinement`).
         validation_images: images held out for validation PSNR.
+        validation_repeats: degradations (noise draws, hole masks) per
+            held-out image in the validation PSNR; more make the choice of
+            the best checkpoint less noisy.
         validation_sigma: noise level (0-255) for validation; default: `sigma`, or 25
             (clipped into `sigma_range`) for blind training.
         backup_every: steps between resume backups.
@@ -567,6 +585,8 @@ def train_restorer(
         )
     if warmup_steps:  # (absent otherwise, so earlier runs still resume)
         config["warmup_steps"] = int(warmup_steps)
+    if validation_repeats != 1:  # (same)
+        config["validation_repeats"] = int(validation_repeats)
     mask_scale = restoration_tasks.check_mask_scale(mask_scale) if task == "inpaint" else None
     if task != "denoise":  # (denoising runs keep the keys of earlier versions, so they resume)
         config.update(task=task, partial_init=partial_init)
@@ -671,7 +691,7 @@ def train_restorer(
     extra_callbacks = list(callbacks or [])
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
-        ValidationPSNR(val_images, val_degradation),
+        ValidationPSNR(val_images, val_degradation, repeats=validation_repeats),
         AtomicCheckpoint(os.path.join(out_dir, "model.keras"), monitor="val_psnr", mode="max"),
         keras.callbacks.CSVLogger(os.path.join(out_dir, "log.csv"), append=True),
         # double_checkpoint: a run killed while writing its backup restarts from the previous one.

@@ -86,6 +86,8 @@ def register(groups):
                             help="train every layer of --init, also those it was saved with frozen "
                                  "(e.g. both stages of a refined inpainting model)")
         parser.add_argument("--validation-images", type=int, default=8, help="held-out images")
+        parser.add_argument("--validation-repeats", type=int, default=1,
+                            help="degradations (noise draws, hole masks) per held-out image")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--strategy", choices=("none", "mirrored"), default="none")
         parser.add_argument("--dtype-policy", choices=("float32", "mixed_bfloat16", "mixed_float16"),
@@ -120,6 +122,7 @@ def run(args):
         batch_size=args.batch, steps=args.steps, steps_per_epoch=args.steps_per_epoch, learning_rate=args.lr,
         warmup_steps=args.warmup_steps,
         loss=args.loss, freeze_layers=args.freeze, unfreeze=args.unfreeze, validation_images=args.validation_images,
+        validation_repeats=args.validation_repeats,
         seed=args.seed, overwrite=args.overwrite, strategy=strategy, data_dir=args.data_dir,
         dtype_policy=args.dtype_policy,
         **task_arguments,
