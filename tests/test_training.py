@@ -268,6 +268,8 @@ def test_validation_repeats_average_several_degradations_per_image(image_folder,
     np.testing.assert_array_equal(thrice.images[2], images[0])
     with pytest.raises(ValueError, match="repeats=0"):
         training.ValidationPSNR(images, degradation, repeats=0)
+    with pytest.raises(ValueError, match="validation_repeats=0"):
+        training.train_denoiser(str(image_folder), str(tmp_path / "bad"), sigma=25, steps=2, validation_repeats=0, **TINY)
     history = training.train_denoiser(
         str(image_folder), str(tmp_path / "run"), sigma=25, steps=2, steps_per_epoch=2, validation_repeats=2, **TINY)
     assert np.isfinite(history.history["val_psnr"][0])

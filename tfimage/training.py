@@ -585,6 +585,8 @@ def train_restorer(
         )
     if warmup_steps:  # (absent otherwise, so earlier runs still resume)
         config["warmup_steps"] = int(warmup_steps)
+    if not validation_repeats >= 1:
+        raise ValueError(f"validation_repeats must be at least 1. Received: validation_repeats={validation_repeats}")
     if validation_repeats != 1:  # (same)
         config["validation_repeats"] = int(validation_repeats)
     mask_scale = restoration_tasks.check_mask_scale(mask_scale) if task == "inpaint" else None
