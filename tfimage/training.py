@@ -224,14 +224,14 @@ class ValidationPSNR(keras.callbacks.Callback):
 
     def __init__(self, images, degradation, seed=1234, repeats=1):
         super().__init__()
-        if int(repeats) < 1:
+        if not repeats >= 1:
             raise ValueError(f"repeats must be at least 1. Received: repeats={repeats}")
-        self.images = [image for _ in range(int(repeats)) for image in images]
+        draws = range(int(repeats))
+        self.images = [image for _ in draws for image in images]
         self.degradation = degradation
         self.seed = seed
         self.noisy = [
-            degradation(image, (seed + repeat, index))
-            for repeat in range(int(repeats)) for index, image in enumerate(images)
+            degradation(image, (seed + repeat, index)) for repeat in draws for index, image in enumerate(images)
         ]
 
     def on_epoch_end(self, epoch, logs=None):
