@@ -249,7 +249,7 @@ def test_warmup_raises_the_learning_rate_linearly_then_decays(image_folder, tmp_
     assert len(rates[2]) == 6
     np.testing.assert_allclose(rates[2][:3], [0.0, 0.05, 0.1], rtol=1e-5)
     assert rates[2][3] < 0.1 and rates[2][5] < rates[2][3]  # the cosine runs over the other 4 steps
-    assert rates[0][0] == pytest.approx(0.1)
+    assert rates[0][0] == pytest.approx(0.1) and rates[0][5] < rates[0][1] < rates[0][0]  # the cosine from step 0
     config = json.load(open(tmp_path / "run2" / "train_config.json"))
     assert config["warmup_steps"] == 2 and "warmup_steps" not in json.load(open(tmp_path / "run0" / "train_config.json"))
     with pytest.raises(ValueError, match="warmup_steps=6"):

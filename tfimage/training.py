@@ -671,9 +671,9 @@ def train_restorer(
         if freeze_layers:
             freeze_first(network, freeze_layers)
         schedule = keras.optimizers.schedules.CosineDecay(
-            0.0 if warmup_steps else learning_rate, decay_steps=total_steps - warmup_steps,
+            0.0, decay_steps=total_steps - warmup_steps,  # from 0 to learning_rate, then the cosine
             alpha=(final_learning_rate or learning_rate / 100) / learning_rate,
-            warmup_target=learning_rate if warmup_steps else None, warmup_steps=warmup_steps,
+            warmup_target=learning_rate, warmup_steps=warmup_steps,
         )
         restorer = Restorer(network=network, loss=loss, noise_level_input=noise_level_input)
         restorer.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0))
