@@ -98,6 +98,36 @@ def test_refinement_stage_starts_near_the_network_and_freezes_it(tmp_path):
         with_refinement_stage(build_inpainting_unet(1, filters=(4, 8)), correction_scale=0)
 
 
+def test_refinement_stage_of_a_cascade_copies_its_last_stage(tmp_path):
+    from tfimage.networks.inpainting import with_refinement_stage
+
+    keras.utils.set_random_seed(0)
+    network = build_inpainting_unet(1, filters=(4, 8), composite=True)
+    cascade = with_refinement_stage(network, correction_scale=0.5)
+    second = cascade.get_layer("refine_unet")
+    second.get_layer("enc1_conv1").set_weights([w + 0.05 for w in second.get_layer("enc1_conv1").get_weights()])
+    third = with_refinement_stage(cascade, correction_scale=0.1)
+    added = third.get_layer("refine_unet")
+    assert added is not second
+    # The new stage is a copy of the second stage (not of the first), its output convolution x0.1.
+    for layer in added.layers:
+        if layer.weights and layer.name != "output_conv":
+            for new, old in zip(layer.get_weights(), second.get_layer(layer.name).get_weights()):
+                np.testing.assert_allclose(new, old)
+    np.testing.assert_allclose(added.get_layer("output_conv").get_weights()[0],
+                               0.1 * second.get_layer("output_conv").get_weights()[0], rtol=1e-6)
+    assert not cascade.trainable and len(third.trainable_weights) == len(added.weights)
+    rng = np.random.default_rng(3)
+    image = rng.random((2, 24, 32, 1)).astype(np.float32)
+    mask = np.stack([degradations.random_mask(24, 32, 0.3, seed=(index, 3)) for index in range(2)])
+    output = np.asarray(third([image, mask]))
+    np.testing.assert_allclose(output[mask == 0], image[mask == 0], atol=1e-6)
+    path = str(tmp_path / "three.keras")
+    third.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(loaded([image, mask])), output, atol=1e-6)
+
+
 def test_wider_refinement_starts_as_the_same_cascade_and_saves(tmp_path):
     from tfimage.networks.inpainting import with_refinement_stage, with_wider_refinement
 

@@ -33,14 +33,35 @@ def test_opponent_transform_is_orthonormal_and_the_model_is_exact_around_identit
     np.testing.assert_allclose(out, rgb, atol=1e-5)
 
 
-def test_each_channel_gets_its_own_noise_level_and_images_stay_apart():
-    model = build_opponent_color(_probe_gray(), chroma_noise_factor=2.0)
+@pytest.mark.parametrize("unit_range", [False, True])
+def test_each_channel_gets_its_own_noise_level_and_images_stay_apart(unit_range):
+    model = build_opponent_color(_probe_gray(), chroma_noise_factor=2.0, unit_range=unit_range)
     rgb = np.random.default_rng(1).random((2, 5, 4, 3)).astype(np.float32)
     levels = np.array([[0.1], [0.2]], np.float32)
     out = np.asarray(model([rgb, levels]))
     for index in range(2):
-        added = np.array([1.0, 2.0, 2.0]) * levels[index, 0]  # in the opponent space
+        # In the orthonormal opponent space: with unit_range the channels and their levels are scaled alike,
+        # so the probe's shift by its level comes back as the same shift.
+        added = np.array([1.0, 2.0, 2.0]) * levels[index, 0]
         np.testing.assert_allclose(out[index], rgb[index] + added @ OPPONENT, atol=1e-5)
+
+
+def test_unit_range_channels_span_zero_to_one_and_invert_exactly():
+    from tfimage.networks.opponent import OpponentColor
+
+    corners = np.array([[r, g, b] for r in (0, 1) for g in (0, 1) for b in (0, 1)], np.float32)[None, None]
+    unit = np.asarray(OpponentColor(unit_range=True)(corners))[0, 0]
+    np.testing.assert_allclose(unit.min(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(unit.max(axis=0), 1.0, atol=1e-6)
+    assert np.asarray(OpponentColor()(corners))[..., 0].max() > 1.7  # the orthonormal luminance leaves [0, 1]
+    rgb = np.random.default_rng(5).random((2, 6, 5, 3)).astype(np.float32)
+    back = OpponentColor(inverse=True, unit_range=True)(OpponentColor(unit_range=True)(rgb))
+    np.testing.assert_allclose(np.asarray(back), rgb, atol=1e-5)
+    model = build_opponent_color(_identity_gray(), unit_range=True)
+    np.testing.assert_allclose(np.asarray(model([rgb, np.full((2, 1), 0.1, np.float32)])), rgb, atol=1e-5)
+    restored = OpponentColor.from_config(OpponentColor(unit_range=True).get_config())
+    assert restored.unit_range
+    assert not OpponentColor.from_config({"inverse": False, "chroma_offset": 0.5}).unit_range  # older files
 
 
 def test_round_trip_and_bad_network(tmp_path):

@@ -464,11 +464,12 @@ def train_restorer(
         composite_holes: inpaint: keep the known pixels in the network's
             output (`tfimage.networks.inpainting.with_hole_composite`, also
             around an `init` model), so the loss counts the holes only.
-        refinement_stage: inpaint: add a second stage to the `init` network,
-            a copy of its U-Net that refines its output, and train only that
-            (`tfimage.networks.inpainting.with_refinement_stage`).
-        widen_refinement: inpaint: widen the second stage of a two-stage
-            `init` network (or of the new one `refinement_stage` adds) by this
+        refinement_stage: inpaint: add a refinement stage to the `init`
+            network, a copy of its last U-Net that refines its output, and
+            train only that (a third stage on a two-stage `init`;
+            `tfimage.networks.inpainting.with_refinement_stage`).
+        widen_refinement: inpaint: widen the last stage of a cascade `init`
+            network (or of the new one `refinement_stage` adds) by this
             factor; the wider stage starts as the same function
             (`tfimage.networks.inpainting.with_wider_refinement`).
         validation_images: images held out for validation PSNR.

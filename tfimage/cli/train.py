@@ -62,10 +62,10 @@ def register(groups):
                                 help="keep the known pixels in the network's output (also around --init), "
                                      "so the loss counts the holes only")
             parser.add_argument("--refinement-stage", action="store_true",
-                                help="add a second stage (a copy of the --init network's U-Net) that refines "
-                                     "its output, and train only that")
+                                help="add a refinement stage (a copy of the --init network's last U-Net) that "
+                                     "refines its output, and train only that (on a two-stage --init: a third)")
             parser.add_argument("--widen-refinement", type=float, metavar="FACTOR",
-                                help="widen the second stage of a two-stage --init (or of --refinement-stage's) "
+                                help="widen the last stage of a cascade --init (or the one --refinement-stage adds) "
                                      "by FACTOR; it starts as the same function (Net2WiderNet)")
         parser.add_argument("--channels", type=int, choices=(1, 3), default=1, help="(taken from --init when given)")
         parser.add_argument("--depth", type=int, help="convolutions, EDSR blocks or U-Net levels")

@@ -14,7 +14,16 @@ channels, fine-tuning the color model (e.g. `tfimage train denoise
 
 The chroma channels (centred on 0) are shifted by `chroma_offset` into the
 [0, 1] range the gray network was trained on, and their noise level can be
-scaled by `chroma_noise_factor` (> 1 smooths the chroma more).
+scaled by `chroma_noise_factor` (> 1 smooths the chroma more). With
+`unit_range=True` (the default for new models) each opponent channel is also
+scaled to span [0, 1] exactly, as the gray training images did: luminance
+(R + G + B) / 3, chroma (R - B) / 2 and (R - 2G + B) / 4, each with its own,
+smaller noise level (sigma / sqrt(3), sigma / sqrt(2), sigma * sqrt(6) / 4).
+The orthonormal channels reach 1.73 (luminance) and +-0.82, outside what the
+gray network saw. Measured on the 6 bundled color photos at sigma 25 with
+the un-tuned tfimage-gray-blind: 31.43 dB against 31.07 for the orthonormal
+layout (chroma at 1.5x), and 31.31 for the shipped fine-tuned orthonormal
+model.
 
 With `cross_channel=True` each channel's pass also sees the whole noisy
 opponent image and which channel it is denoising (`ChannelGuides`), through
@@ -36,6 +45,10 @@ OPPONENT = np.array(
     np.float32,
 )
 
+# Per-channel factors that make the orthonormal channels span [0, 1] (after the chroma offset of 0.5):
+# (R + G + B) / 3, (R - B) / 2, (R - 2G + B) / 4.
+UNIT_RANGE_SCALES = np.array([1 / np.sqrt(3), 1 / np.sqrt(2), np.sqrt(6) / 4], np.float32)
+
 
 @keras.saving.register_keras_serializable(package="tfimage")
 class OpponentColor(keras.layers.Layer):
@@ -45,26 +58,30 @@ class OpponentColor(keras.layers.Layer):
         inverse: False: RGB to opponent; True: opponent to RGB.
         chroma_offset: added to the two chroma channels after the forward
             transform (subtracted before the inverse).
+        unit_range: scale the channels by `UNIT_RANGE_SCALES` (before the
+            offset), so that each spans [0, 1] for RGB in [0, 1].
     """
 
-    def __init__(self, inverse=False, chroma_offset=0.5, **kwargs):
+    def __init__(self, inverse=False, chroma_offset=0.5, unit_range=False, **kwargs):
         super().__init__(**kwargs)
         self.inverse = bool(inverse)
         self.chroma_offset = float(chroma_offset)
+        self.unit_range = bool(unit_range)
 
     def call(self, inputs):
         dtype = inputs.dtype  # the compute dtype under a mixed policy (e.g. bfloat16)
         offset = ops.convert_to_tensor([0.0, self.chroma_offset, self.chroma_offset], dtype)
+        scales = UNIT_RANGE_SCALES if self.unit_range else np.ones(3, np.float32)
         if self.inverse:
-            return ops.matmul(inputs - offset, ops.convert_to_tensor(OPPONENT, dtype))
-        return ops.matmul(inputs, ops.convert_to_tensor(OPPONENT.T, dtype)) + offset
+            return ops.matmul(inputs - offset, ops.convert_to_tensor(OPPONENT / scales[:, None], dtype))
+        return ops.matmul(inputs, ops.convert_to_tensor(OPPONENT.T * scales, dtype)) + offset
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
         config = super().get_config()
-        config.update(inverse=self.inverse, chroma_offset=self.chroma_offset)
+        config.update(inverse=self.inverse, chroma_offset=self.chroma_offset, unit_range=self.unit_range)
         return config
 
 
@@ -194,7 +211,7 @@ def with_guide_inputs(gray_network, guide_channels):
 
 
 def build_opponent_color(
-    gray_network, chroma_offset=0.5, chroma_noise_factor=1.5, cross_channel=False, name=None
+    gray_network, chroma_offset=0.5, chroma_noise_factor=1.0, unit_range=True, cross_channel=False, name=None
 ):
     """A color denoiser that runs a gray FFDNet-style network on each opponent channel.
 
@@ -204,8 +221,14 @@ def build_opponent_color(
             used as it is (shared, trainable), not copied.
         chroma_offset: shift of the chroma channels into [0, 1].
         chroma_noise_factor: the chroma channels are denoised at this multiple
-            of the noise level (1.5 measured best of {1, 1.5, 2} on 8 CBSD68
-            images with tfimage-gray-blind).
+            of their noise level. With `unit_range`, 1.0 measured best of
+            {1, 1.25, 1.5} on the 6 bundled color photos with
+            tfimage-gray-blind; the orthonormal layout wanted 1.5 (of
+            {1, 1.5, 2}, on 8 CBSD68 images).
+        unit_range: scale every opponent channel to span [0, 1]
+            (`OpponentColor(unit_range=True)`), with the noise levels scaled
+            the same way; False keeps the orthonormal channels (luminance up
+            to 1.73), as `tfimage-color-blind` up to session 8 had.
         cross_channel: each pass also sees the whole noisy opponent image and
             its channel's one-hot code (`ChannelGuides`), through a copy of
             `gray_network` whose extra first-layer weights start at zero
@@ -223,11 +246,11 @@ def build_opponent_color(
         _check_gray_network(gray_network, "build_opponent_color")
     image = keras.Input(shape=(None, None, 3), name="noisy")
     noise_level = keras.Input(shape=(1,), name="noise_level")
-    opponent = OpponentColor(chroma_offset=chroma_offset, name="to_opponent")(image)
+    opponent = OpponentColor(chroma_offset=chroma_offset, unit_range=unit_range, name="to_opponent")(image)
     gray_batch = ChannelsToBatch(name="channels_to_batch")(opponent)
-    levels = ChannelNoiseLevels(factors=(1.0, chroma_noise_factor, chroma_noise_factor), name="channel_levels")(
-        noise_level
-    )
+    scales = UNIT_RANGE_SCALES if unit_range else np.ones(3, np.float32)
+    factors = scales * np.array([1.0, chroma_noise_factor, chroma_noise_factor], np.float32)
+    levels = ChannelNoiseLevels(factors=factors, name="channel_levels")(noise_level)
     if cross_channel:
         if not guided:
             gray_network = with_guide_inputs(gray_network, guide_channels=6)
@@ -236,5 +259,5 @@ def build_opponent_color(
     else:
         denoised = gray_network([gray_batch, levels])
     color = BatchToChannels(3, name="batch_to_channels")(denoised)
-    output = OpponentColor(inverse=True, chroma_offset=chroma_offset, name="to_rgb")(color)
+    output = OpponentColor(inverse=True, chroma_offset=chroma_offset, unit_range=unit_range, name="to_rgb")(color)
     return keras.Model([image, noise_level], output, name=name or f"{gray_network.name}_opponent")
