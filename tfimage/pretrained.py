@@ -193,7 +193,7 @@ OUR_MODELS = {
         "file": "tfimage-sr-x2.keras",
     },
     "tfimage-inpaint": {
-        "description": "ours: free-form hole inpainting, normalized-convolution fill + two U-Net stages, gray (color: per channel)",
+        "description": "ours: free-form hole inpainting, normalized-convolution fill + three U-Net stages, gray (color: per channel)",
         "task": "inpaint",
         "channels": 1,
         "sigma": None,

@@ -230,10 +230,10 @@ def with_wider_refinement(network, factor=2.0, freeze_first_stage=True, seed=0):
     capacity where the fine details are made.
 
     Args:
-        network: a two-stage network from `with_refinement_stage` (its
-            second stage is the layer "refine_unet").
-        factor: width multiplier of the second stage, at least 1.
-        freeze_first_stage: keep the first stage's weights fixed.
+        network: a cascade from `with_refinement_stage` (its last stage is
+            the layer "refine_unet"; the stages before it are one sub-model).
+        factor: width multiplier of the last stage, at least 1.
+        freeze_first_stage: keep the earlier stages' weights fixed.
         seed: seeds the widening (which channels are copied, the noise).
 
     Returns:
