@@ -180,7 +180,7 @@ def with_refinement_stage(network, correction_scale=0.1, freeze_first_stage=True
             a cascade this function made).
         correction_scale: factor on the copied U-Net's output convolution.
         freeze_first_stage: keep `network`'s weights fixed (sets
-            `network.trainable = False`; training then updates the second
+            `network.trainable = False`; training then updates the new
             stage only: 0.63-0.90 s per step of 12 128x128 patches here, against
             0.53-0.57 s for the single network alone).
         name: the model name (default: the network's + "_refined").

@@ -22,8 +22,8 @@ smaller noise level (sigma / sqrt(3), sigma / sqrt(2), sigma * sqrt(6) / 4).
 The orthonormal channels reach 1.73 (luminance) and +-0.82, outside what the
 gray network saw. Measured on the 6 bundled color photos at sigma 25 with
 the un-tuned tfimage-gray-blind: 31.43 dB against 31.07 for the orthonormal
-layout (chroma at 1.5x), and 31.31 for the shipped fine-tuned orthonormal
-model.
+layout (chroma at 1.5x), and 31.31 for the earlier tfimage-color-blind
+(orthonormal, fine-tuned on 5 of those photos).
 
 With `cross_channel=True` each channel's pass also sees the whole noisy
 opponent image and which channel it is denoising (`ChannelGuides`), through
@@ -50,6 +50,11 @@ OPPONENT = np.array(
 UNIT_RANGE_SCALES = np.array([1 / np.sqrt(3), 1 / np.sqrt(2), np.sqrt(6) / 4], np.float32)
 
 
+def channel_scales(unit_range):
+    """The per-channel factors on the orthonormal opponent channels: `UNIT_RANGE_SCALES` or ones."""
+    return UNIT_RANGE_SCALES if unit_range else np.ones(3, np.float32)
+
+
 @keras.saving.register_keras_serializable(package="tfimage")
 class OpponentColor(keras.layers.Layer):
     """RGB -> opponent space (`inverse=False`) or back, with the chroma channels shifted by `chroma_offset`.
@@ -71,7 +76,7 @@ class OpponentColor(keras.layers.Layer):
     def call(self, inputs):
         dtype = inputs.dtype  # the compute dtype under a mixed policy (e.g. bfloat16)
         offset = ops.convert_to_tensor([0.0, self.chroma_offset, self.chroma_offset], dtype)
-        scales = UNIT_RANGE_SCALES if self.unit_range else np.ones(3, np.float32)
+        scales = channel_scales(self.unit_range)
         if self.inverse:
             return ops.matmul(inputs - offset, ops.convert_to_tensor(OPPONENT / scales[:, None], dtype))
         return ops.matmul(inputs, ops.convert_to_tensor(OPPONENT.T * scales, dtype)) + offset
@@ -228,7 +233,8 @@ def build_opponent_color(
         unit_range: scale every opponent channel to span [0, 1]
             (`OpponentColor(unit_range=True)`), with the noise levels scaled
             the same way; False keeps the orthonormal channels (luminance up
-            to 1.73), as `tfimage-color-blind` up to session 8 had.
+            to 1.73), as the earlier `tfimage-color-blind` (CBSD68 30.55 dB)
+            had.
         cross_channel: each pass also sees the whole noisy opponent image and
             its channel's one-hot code (`ChannelGuides`), through a copy of
             `gray_network` whose extra first-layer weights start at zero
@@ -248,8 +254,7 @@ def build_opponent_color(
     noise_level = keras.Input(shape=(1,), name="noise_level")
     opponent = OpponentColor(chroma_offset=chroma_offset, unit_range=unit_range, name="to_opponent")(image)
     gray_batch = ChannelsToBatch(name="channels_to_batch")(opponent)
-    scales = UNIT_RANGE_SCALES if unit_range else np.ones(3, np.float32)
-    factors = scales * np.array([1.0, chroma_noise_factor, chroma_noise_factor], np.float32)
+    factors = channel_scales(unit_range) * np.array([1.0, chroma_noise_factor, chroma_noise_factor], np.float32)
     levels = ChannelNoiseLevels(factors=factors, name="channel_levels")(noise_level)
     if cross_channel:
         if not guided:
