@@ -99,7 +99,7 @@ def test_refinement_stage_starts_near_the_network_and_freezes_it(tmp_path):
 
 
 def test_refinement_stage_of_a_cascade_copies_its_last_stage(tmp_path):
-    from tfimage.networks.inpainting import with_refinement_stage
+    from tfimage.networks.inpainting import with_refinement_stage, with_wider_refinement
 
     keras.utils.set_random_seed(0)
     network = build_inpainting_unet(1, filters=(4, 8), composite=True)
@@ -126,6 +126,11 @@ def test_refinement_stage_of_a_cascade_copies_its_last_stage(tmp_path):
     third.save(path)
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(np.asarray(loaded([image, mask])), output, atol=1e-6)
+    # Widening a three-stage cascade widens its last stage and keeps the function.
+    wide = with_wider_refinement(third, factor=2)
+    assert wide.get_layer("refine_unet").get_layer("enc1_conv1").filters == 8
+    assert second.get_layer("enc1_conv1").filters == 4
+    np.testing.assert_allclose(np.asarray(wide([image, mask])), output, atol=1e-5)
 
 
 def test_wider_refinement_starts_as_the_same_cascade_and_saves(tmp_path):
@@ -145,5 +150,5 @@ def test_wider_refinement_starts_as_the_same_cascade_and_saves(tmp_path):
     wide.save(path)
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(np.asarray(loaded([image, mask])), np.asarray(cascade([image, mask])), atol=1e-5)
-    with pytest.raises(ValueError, match="two-stage inpainting network"):
+    with pytest.raises(ValueError, match="inpainting cascade"):
         with_wider_refinement(network)

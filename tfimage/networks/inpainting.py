@@ -167,12 +167,12 @@ def with_refinement_stage(network, correction_scale=0.1, freeze_first_stage=True
 
     Cascades of this kind (e.g. Yu et al., "Generative Image Inpainting with
     Contextual Attention", CVPR 2018) let the second network work on an image
-    whose holes are already plausibly filled. The second stage starts as a
-    copy of the first stage's residual U-Net with its output convolution
-    scaled by `correction_scale`, so the untrained cascade is close to
-    `network` alone (applying the same correction twice overshoots: measured
-    -0.19 dB on 8 CBSD68 images with tfimage-inpaint). Given a cascade, it
-    adds one more stage, a copy of the cascade's last U-Net.
+    whose holes are already plausibly filled. The new stage starts as a
+    copy of `network`'s last residual U-Net (the only one of a single-stage
+    network; on a cascade this adds a third stage, and so on) with its output
+    convolution scaled by `correction_scale`, so the untrained cascade is
+    close to `network` alone (applying the same correction twice overshoots:
+    measured -0.19 dB on 8 CBSD68 images with tfimage-inpaint).
 
     Args:
         network: an inpainting network taking `[image, mask]` that contains a
@@ -222,9 +222,9 @@ def _cascade(network, refine, freeze_first_stage, name):
 
 
 def with_wider_refinement(network, factor=2.0, freeze_first_stage=True, seed=0):
-    """The same two-stage inpainting network with a wider second stage that starts as the same function.
+    """The same inpainting cascade with a wider last stage that starts as the same function.
 
-    The second stage's U-Net is widened by `factor` at every level with
+    The last stage's U-Net is widened by `factor` at every level with
     `tfimage.networks.unet.widen_unet` (Net2WiderNet, Chen et al., ICLR
     2016), so training goes on from the cascade's own output with more
     capacity where the fine details are made.
@@ -245,7 +245,7 @@ def with_wider_refinement(network, factor=2.0, freeze_first_stage=True, seed=0):
     first = [layer for layer in stages if layer.name != "refine_unet"]
     if len(refine) != 1 or len(first) != 1:
         raise ValueError(
-            "with_wider_refinement takes a two-stage inpainting network (with_refinement_stage). "
+            "with_wider_refinement takes an inpainting cascade (with_refinement_stage). "
             f"Received: network={getattr(network, 'name', network)} with sub-models {[layer.name for layer in stages]}"
         )
     wide = widen_unet(refine[0], factor, seed=seed, name="refine_unet")
