@@ -121,3 +121,27 @@ def test_evaluate_and_denoise_with_self_ensemble(noisy_folder, tmp_path, capsys)
         assert main(["denoise", str(folder / "img0.png"), "-o", str(out), "--model", "dncnn-s25", *extra]) == 0
         outs.append(float(metrics.psnr(clean["img0.png"], io.read_image(out / "img0.png"))))
     assert outs[1] > outs[0]
+
+
+def test_color_symmetries_from_the_command_line(tmp_path, capsys):
+    photo = io.read_image(io.list_images(require_set("cbsd68"))[0])[:96, :96]
+    noisy = degradations.gaussian_noise(photo, 25 / 255, seed=0, clip=True).numpy()
+    io.write_image(tmp_path / "photo.png", noisy)
+    outs = {}
+    for extra in (["--self-ensemble"], ["--self-ensemble", "--color-symmetries"]):
+        out = tmp_path / f"out{len(outs)}"
+        assert main(["denoise", str(tmp_path / "photo.png"), "-o", str(out), "--model", "tfimage-color-blind",
+                     "--sigma", "25", *extra]) == 0
+        outs[len(extra)] = io.read_image(out / "photo.png")
+    assert np.abs(outs[2] - outs[1]).max() > 1 / 255  # different views, so a different average
+    assert abs(float(metrics.psnr(photo, outs[2])) - float(metrics.psnr(photo, outs[1]))) < 1.0
+    assert main(["evaluate", "denoise", "--model", "tfimage-color-blind", "--dataset", "cbsd68", "--sigma", "25",
+                 "--limit", "1", "--self-ensemble", "--color-symmetries", "--json"]) == 0
+    output = capsys.readouterr().out.strip().splitlines()
+    record = json.loads(output[-1])
+    assert record["self_ensemble"] == 8 and record["color_symmetries"] is True
+    assert "(x8 self-ensemble, color symmetries)" in output[-2]
+    assert main(["denoise", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out9"), "--model",
+                 "tfimage-color-blind", "--sigma", "25", "--color-symmetries"]) == 1
+    assert "pass self_ensemble=True too" in capsys.readouterr().err
+    assert not (tmp_path / "out9" / "photo.png").exists()

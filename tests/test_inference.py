@@ -194,3 +194,45 @@ def test_self_ensemble_improves_dncnn_s25_on_set12():
         single = _psnr(predict_image(model, noisy), clean)
         gains.append(_psnr(predict_image(model, noisy, self_ensemble=True), clean) - single)
     assert 0.03 < np.mean(gains) < 0.5
+
+
+def _channel_affine_model(weights, biases):
+    """A 3-channel model y_c = w_c * x_c + b_c: not invariant to reordering or inverting the channels."""
+    inputs = keras.Input((None, None, 3))
+    conv = keras.layers.Conv2D(3, 1)
+    outputs = conv(inputs)
+    conv.set_weights([np.diag(weights).astype(np.float32)[None, None], np.asarray(biases, np.float32)])
+    return keras.Model(inputs, outputs)
+
+
+def test_color_symmetries_reorder_and_invert_each_view_and_undo_it():
+    from tfimage.baselines import NLM
+    from tfimage.inference import CHANNEL_PERMUTATIONS, restore
+
+    image = _image((20, 27, 3), seed=4)
+    identity = _channel_affine_model([1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(predict_image(identity, image, self_ensemble=True, color_symmetries=True), image, atol=1e-6)
+
+    weights, biases = np.array([0.9, 0.7, 0.5]), np.array([0.05, 0.1, 0.2])
+    model = _channel_affine_model(weights, biases)
+    ensemble = predict_image(model, image, self_ensemble=True, color_symmetries=True)
+    # View k puts channel c at position j (order[j] == c) and inverts it when k is odd:
+    # 1 - (w_j * (1 - x) + b_j) = w_j * x + 1 - w_j - b_j.
+    expected = np.zeros_like(image)
+    for k in range(8):
+        order = list(CHANNEL_PERMUTATIONS[k % 6])
+        for c in range(3):
+            j = order.index(c)
+            offset = 1 - weights[j] - biases[j] if k % 2 else biases[j]
+            expected[..., c] += (weights[j] * image[..., c] + offset) / 8
+    np.testing.assert_allclose(ensemble, np.clip(expected, 0, 1), atol=1e-5)
+    geometric = predict_image(model, image, self_ensemble=True)
+    assert np.abs(ensemble - geometric).max() > 0.05  # the pointwise model ignores flips, not channel orders
+
+    with pytest.raises(ValueError, match="self_ensemble=False, color_symmetries=True"):
+        predict_image(model, image, color_symmetries=True)
+    gray = build_dncnn(depth=3, filters=4, channels=1)
+    with pytest.raises(ValueError, match="3 channels in, 3 out"):
+        predict_image(gray, image[..., :1], self_ensemble=True, color_symmetries=True)
+    with pytest.raises(ValueError, match="self_ensemble=True"):
+        restore(NLM(), image, noise_level=0.1, color_symmetries=True)

@@ -36,6 +36,22 @@ def test_color_blind_denoiser_on_an_unseen_photo():
     assert float(metrics.psnr(clean, restored)) > float(metrics.psnr(clean, noisy)) + 8
 
 
+def test_color_symmetries_help_the_color_model_on_its_held_out_photo():
+    from tfimage.datasets.pipelines import bundled_color_images
+
+    model = _available("tfimage-color-blind")
+    names, images = bundled_color_images()
+    assert names[-1] == "sklearn:flower.jpg"  # the photo its fine-tuning held out
+    clean = images[-1][150:278, 250:378]
+    noisy = degradations.gaussian_noise(clean, 25 / 255, seed=0).numpy()
+    scores = [
+        float(metrics.psnr(clean, inference.restore(model, noisy, noise_level=25 / 255, **options)))
+        for options in ({}, {"self_ensemble": True}, {"self_ensemble": True, "color_symmetries": True})
+    ]
+    # Measured: 27.05 single pass, 27.20 with the 8 flips and turns, 27.35 with the color views.
+    assert scores[0] + 0.05 < scores[1] < scores[2] - 0.05, scores
+
+
 def test_mnist_vae_samples_are_the_requested_digits():
     vae = _available("mnist-vae")
     classifier = _available("mnist-classifier")

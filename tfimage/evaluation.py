@@ -37,6 +37,7 @@ def evaluate_denoiser(
     data_dir=None,
     progress=None,
     self_ensemble=False,
+    color_symmetries=False,
 ):
     """Scores a denoiser on a benchmark set at one noise level.
 
@@ -56,6 +57,10 @@ def evaluate_denoiser(
         self_ensemble: Keras models: average the 8 flips and quarter turns
             (`inference.predict_image`); the result gets "self_ensemble": 8
             and 8x the seconds.
+        color_symmetries: with `self_ensemble`, color denoisers: the 8 views
+            also reorder and invert the channels
+            (`inference.color_symmetry_self_ensemble`); the result gets
+            "color_symmetries": True.
 
     Returns:
         A dict with "model", "dataset", "sigma", "images", "psnr", "ssim"
@@ -76,7 +81,10 @@ def evaluate_denoiser(
         if index == 0:
             inference.restore(model, noisy[:64, :64], noise_level=noise_level, tile=None)
         start = time.perf_counter()
-        restored = inference.restore(model, noisy, noise_level=noise_level, tile=tile, self_ensemble=self_ensemble)
+        restored = inference.restore(
+            model, noisy, noise_level=noise_level, tile=tile, self_ensemble=self_ensemble,
+            color_symmetries=color_symmetries,
+        )
         seconds = time.perf_counter() - start
         record = {
             "name": str(path),
@@ -88,6 +96,8 @@ def evaluate_denoiser(
         if progress:
             progress(index, len(paths), record)
     fields = {"self_ensemble": 8} if self_ensemble else {}
+    if color_symmetries:
+        fields["color_symmetries"] = True
     return summarize(records, model=name, dataset=dataset, sigma=sigma, **fields)
 
 

@@ -15,8 +15,11 @@ def add_sigma_argument(parser, required=False, help_text=None):
 
 
 def result_label(result):
-    """The model name of an `evaluate` result, marked when it used the x8 self-ensemble."""
-    return result["model"] + (" (x8 self-ensemble)" if result.get("self_ensemble") else "")
+    """The model name of an `evaluate` result, marked when it used the x8 self-ensemble (and its color views)."""
+    if not result.get("self_ensemble"):
+        return result["model"]
+    views = ", color symmetries" if result.get("color_symmetries") else ""
+    return result["model"] + f" (x8 self-ensemble{views})"
 
 
 def print_json(record):

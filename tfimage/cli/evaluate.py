@@ -21,6 +21,9 @@ def register(groups):
     parser.add_argument("--blind", action="store_true", help="estimate sigma instead of giving it")
     parser.add_argument("--self-ensemble", action="store_true",
                         help="average the 8 flips and quarter turns (Keras models; 8x the time)")
+    parser.add_argument("--color-symmetries", action="store_true",
+                        help="with --self-ensemble, color denoisers: the 8 views also reorder R, G, B "
+                             "and invert every other view (same time)")
     parser.add_argument("--data-dir", help="where sets and weights are looked for first")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.set_defaults(func=run)
@@ -33,6 +36,7 @@ def run(args):
     result = evaluation.evaluate_denoiser(
         args.model, args.dataset, args.sigma, limit=args.limit, seed=args.seed, tile=args.tile,
         blind=args.blind, data_dir=args.data_dir, progress=progress, self_ensemble=args.self_ensemble,
+        color_symmetries=args.color_symmetries,
     )
     progress.close()
     label = common.result_label(result)
