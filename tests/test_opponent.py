@@ -99,6 +99,17 @@ def test_fine_tuning_a_gray_network_as_a_color_model(tmp_path):
                                 sigma=25, steps=1)
 
 
+def test_color_augmented_fine_tuning_records_the_option(tmp_path):
+    import json
+
+    _tiny_color_fine_tune(tmp_path, color_augment=True)
+    with open(tmp_path / "run" / "train_config.json") as stream:
+        assert json.load(stream)["color_augment"] is True
+    with pytest.raises(ValueError, match="channels=1"):
+        training.train_denoiser("bundled-color", str(tmp_path / "x"), init=str(tmp_path / "gray.keras"), sigma=25,
+                                steps=1, color_augment=True)
+
+
 def test_channel_guides_give_each_pass_the_whole_image_and_its_code():
     from tfimage.networks.opponent import ChannelGuides, ChannelsToBatch
 

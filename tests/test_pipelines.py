@@ -42,6 +42,31 @@ def test_augmentation_covers_the_eight_transforms():
     assert len(seen) == 8
 
 
+def test_color_augmentation_reorders_and_inverts_the_channels():
+    from tfimage.inference import CHANNEL_PERMUTATIONS
+
+    patch = np.random.default_rng(0).random((4, 4, 3)).astype(np.float32)
+    variants = {pipelines.random_color_symmetry(patch, tf.constant([0, i], tf.int64)).numpy().tobytes()
+                for i in range(300)}
+    expected = {np.ascontiguousarray(view).tobytes() for order in CHANNEL_PERMUTATIONS
+                for view in (patch[..., list(order)], 1.0 - patch[..., list(order)])}
+    assert variants == expected  # all 12, and nothing else
+
+    images = [np.random.default_rng(i).random((24, 30, 3)).astype(np.float32) for i in range(3)]
+    batches = [
+        next(pipelines.restoration_dataset(images, _noise25, patch_size=16, batch_size=8, channels=3,
+                                           color_augment=flag).as_numpy_iterator())
+        for flag in (False, True)
+    ]
+    assert not np.allclose(batches[0][1], batches[1][1])
+    # The crops and flips are those of the plain run: each augmented patch is a color variant of its plain one.
+    for plain, augmented in zip(batches[0][1], batches[1][1]):
+        assert any(np.allclose(augmented, view) for order in CHANNEL_PERMUTATIONS
+                   for view in (plain[..., list(order)], 1.0 - plain[..., list(order)]))
+    with pytest.raises(ValueError, match="channels=1"):
+        pipelines.restoration_dataset([images[0][..., :1]], _noise25, patch_size=16, channels=1, color_augment=True)
+
+
 def test_small_image_error_names_the_file(tmp_path):
     io.write_image(tmp_path / "big.png", np.zeros((50, 50, 1), np.float32))
     io.write_image(tmp_path / "tiny.png", np.zeros((20, 50, 1), np.float32))

@@ -396,6 +396,7 @@ def train_restorer(
     callbacks=None,
     verbose=2,
     dtype_policy=None,
+    color_augment=False,
 ):
     """Trains (or fine-tunes) a restoration network; resumable, best model in out_dir/model.keras.
 
@@ -492,6 +493,10 @@ def train_restorer(
             variables and the loss stay float32, and the saved model.keras is
             float32 again (Micikevicius et al., "Mixed Precision Training",
             ICLR 2018).
+        color_augment: 3-channel training: each patch also gets a random
+            order of R, G, B and, half the time, is inverted
+            (`pipelines.random_color_symmetry`), so a few color photos show
+            more color combinations than their own.
 
     Returns:
         The Keras History of this call (a resumed run logs only its own
@@ -572,6 +577,13 @@ def train_restorer(
         config["opponent_color"] = True
     if cross_channel:  # (absent otherwise, so earlier runs still resume)
         config["cross_channel"] = True
+    if color_augment:  # (same)
+        if channels != 3:
+            raise ValueError(
+                "color_augment reorders R, G and B: it needs a color model. "
+                f"Received: channels={channels}, init={init_name!r}"
+            )
+        config["color_augment"] = True
     if dtype_policy not in (None, "float32"):  # (absent otherwise, so earlier runs still resume)
         if dtype_policy not in MIXED_POLICIES:
             raise ValueError(
@@ -632,7 +644,8 @@ def train_restorer(
 
     keras.utils.set_random_seed(seed)
     dataset = pipelines.restoration_dataset(
-        train_images, degradation, patch_size=patch_size, batch_size=batch_size, channels=channels, seed=seed
+        train_images, degradation, patch_size=patch_size, batch_size=batch_size, channels=channels, seed=seed,
+        color_augment=color_augment,
     )
     scope = strategy.scope() if strategy is not None else _null_scope()
     with scope:

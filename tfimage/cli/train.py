@@ -49,6 +49,10 @@ def register(groups):
                 "--cross-channel", action="store_true",
                 help="with --opponent-color: each channel's pass also sees the whole noisy image",
             )
+            parser.add_argument(
+                "--color-augment", action="store_true",
+                help="color models: each patch also gets a random order of R, G, B and, half the time, is inverted",
+            )
             parser.add_argument("--validation-sigma", type=float, help="default: --sigma, or 25 when blind")
         elif task == "sr":
             parser.add_argument("--scale", type=int, choices=(2, 3, 4), required=True)
@@ -109,7 +113,7 @@ def run(args):
         "denoise": lambda: dict(
             sigma=args.sigma, sigma_range=args.sigma_range, residual=args.residual, widen=args.widen_to_color,
             validation_sigma=args.validation_sigma, opponent_color=args.opponent_color,
-            cross_channel=args.cross_channel,
+            cross_channel=args.cross_channel, color_augment=args.color_augment,
         ),
         "sr": lambda: dict(scale=args.scale),
         "inpaint": lambda: dict(hole_ratio=args.hole_ratio, mask_kind=args.mask_kind, mask_scale=args.mask_scale,

@@ -1,7 +1,7 @@
 """tf.data pipelines: image sources in, model-ready batches out.
 
-- `restoration_dataset`: random crops with the 8 flips/rotations, degraded on
-  the fly, batched as `(degraded, clean)` (or `((degraded, extra), clean)`
+- `restoration_dataset`: random crops with the 8 flips/rotations (and, for
+  color, optionally the channel orders and negatives), degraded on the fly, batched as `(degraded, clean)` (or `((degraded, extra), clean)`
   when the degradation also returns a noise level or a mask): what
   `Restorer.fit` takes.
 - `evaluation_dataset`: whole images of any size, batch 1, degraded with a
@@ -22,6 +22,7 @@ from tfimage import io
 from tfimage.datasets import catalogue
 
 AUTOTUNE = tf.data.AUTOTUNE
+COLOR_SEED_OFFSET = 7919  # separates the color augmentation's seeds from the crop/flip/noise seeds
 
 
 def image_folder(path, channels=None):
@@ -154,6 +155,21 @@ def random_dihedral(image, seed):
     return tf.cond(choice >= 4, lambda: tf.image.flip_left_right(image), lambda: image)
 
 
+def random_color_symmetry(image, seed):
+    """One of the 6 orders of R, G, B of a (H, W, 3) patch, inverted (1 - x) or not, chosen by `seed`.
+
+    12 variants of each color patch that Gaussian denoising treats alike (the
+    transforms of `tfimage.inference.color_symmetry_self_ensemble`): a few
+    training photos then show a network more color combinations than their own.
+    """
+    from tfimage.inference import CHANNEL_PERMUTATIONS
+
+    choice = tf.random.stateless_uniform([], seed=seed, minval=0, maxval=12, dtype=tf.int32)
+    order = tf.gather(tf.constant(CHANNEL_PERMUTATIONS, tf.int32), choice % 6)
+    image = tf.gather(image, order, axis=-1)
+    return tf.cond(choice >= 6, lambda: 1.0 - image, lambda: image)
+
+
 def _as_ragged_source(images):
     """A dataset of (H, W, C) float32 images of any sizes from a list of arrays."""
     channels = images[0].shape[2]
@@ -178,6 +194,7 @@ def restoration_dataset(
     augment=True,
     repeat=True,
     data_dir=None,
+    color_augment=False,
 ):
     """Training batches of random degraded patches and their clean versions.
 
@@ -195,6 +212,8 @@ def restoration_dataset(
         augment: apply one of the 8 flips/rotations to each patch.
         repeat: loop forever (use `steps_per_epoch` with `fit`).
         data_dir: where catalogue sets are looked for first.
+        color_augment: 3 channels: also give each patch a random order of
+            R, G, B and, half the time, invert it (`random_color_symmetry`).
 
     Returns:
         A tf.data.Dataset of `(degraded, clean)` or `((degraded, extra), clean)`.
@@ -205,6 +224,10 @@ def restoration_dataset(
         raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
     _, images = load_source(source, channels=channels, min_size=patch_size, data_dir=data_dir)
     dataset, channels = _as_ragged_source(images)
+    if color_augment and channels != 3:
+        raise ValueError(
+            f"color_augment reorders R, G and B: it needs 3-channel images. Received: channels={channels}"
+        )
     dataset = dataset.cache()
     if repeat:
         dataset = dataset.repeat()
@@ -218,6 +241,8 @@ def restoration_dataset(
         patch = tf.image.stateless_random_crop(image, [patch_size, patch_size, channels], seed=crop_seed)
         if augment:
             patch = random_dihedral(patch, flip_seed)
+        if color_augment:  # (its own seed stream, so the crops, flips and noise of other runs stay as they were)
+            patch = random_color_symmetry(patch, tf.stack([base_seed + COLOR_SEED_OFFSET, index]))
         degraded = degradation(patch, noise_seed)
         if isinstance(degraded, (tuple, list)):
             return (tuple(degraded), patch)
