@@ -1,9 +1,10 @@
 """tf.data pipelines: image sources in, model-ready batches out.
 
 - `restoration_dataset`: random crops with the 8 flips/rotations (and, for
-  color, optionally the channel orders and negatives), degraded on the fly, batched as `(degraded, clean)` (or `((degraded, extra), clean)`
-  when the degradation also returns a noise level or a mask): what
-  `Restorer.fit` takes.
+  color, optionally the channel orders and negatives), degraded on the fly,
+  batched as `(degraded, clean)` (or `((degraded, extra), clean)` when the
+  degradation also returns a noise level or a mask): what `Restorer.fit`
+  takes.
 - `evaluation_dataset`: whole images of any size, batch 1, degraded with a
   per-image seed, so every model sees exactly the same degraded images.
 - `generative_dataset`: images (and optional labels) for GAN/VAE training.
