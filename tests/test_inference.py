@@ -234,5 +234,5 @@ def test_color_symmetries_reorder_and_invert_each_view_and_undo_it():
     gray = build_dncnn(depth=3, filters=4, channels=1)
     with pytest.raises(ValueError, match="3 channels in, 3 out"):
         predict_image(gray, image[..., :1], self_ensemble=True, color_symmetries=True)
-    with pytest.raises(ValueError, match="self_ensemble=True"):
+    with pytest.raises(ValueError, match="self_ensemble=False, color_symmetries=True"):
         restore(NLM(), image, noise_level=0.1, color_symmetries=True)

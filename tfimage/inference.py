@@ -120,12 +120,12 @@ def _restore_view(model, image, noise_level, tile, overlap):
     return restored
 
 
-def check_baseline_self_ensemble(name, self_ensemble):
-    """Refuses `self_ensemble=True` for a classical baseline (it applies to Keras models only)."""
-    if self_ensemble:
+def check_baseline_self_ensemble(name, self_ensemble, color_symmetries=False):
+    """Refuses `self_ensemble` (or its `color_symmetries`) for a classical baseline: Keras models only."""
+    if self_ensemble or color_symmetries:
         raise ValueError(
-            "self_ensemble applies to Keras models, not to classical baselines. "
-            f"Received: model={name}, self_ensemble=True"
+            "self_ensemble and color_symmetries apply to Keras models, not to classical baselines. "
+            f"Received: model={name}, self_ensemble={bool(self_ensemble)}, color_symmetries={bool(color_symmetries)}"
         )
 
 
@@ -191,8 +191,9 @@ def color_symmetry_self_ensemble(function, image):
     views); its previous version (from a weaker gray network) 30.73 ->
     30.73 and 31.59 -> 31.61, on Set5 31.46 -> 31.52, and on the held-out
     bundled photo (scikit-learn's flower, strong colors; 2 noise seeds)
-    34.22 -> 34.37 (34.05 single pass). Averaging a network over a group of transforms that
-    leave the problem unchanged makes it equivariant to them: Timofte et
+    34.22 -> 34.37 (34.05 single pass). Averaging a network over a group
+    of transforms that leave the problem unchanged makes it equivariant to
+    them: Timofte et
     al., "Seven ways to improve example-based single image super
     resolution", CVPR 2016 (flips and turns); Terris et al., "Equivariant
     plug-and-play image reconstruction", CVPR 2024.
@@ -374,7 +375,7 @@ def restore(model, image, noise_level=None, tile=None, overlap=32, self_ensemble
     import keras
 
     if not isinstance(model, keras.Model) and callable(getattr(model, "predict_image", None)):
-        check_baseline_self_ensemble(getattr(model, "name", type(model).__name__), self_ensemble or color_symmetries)
+        check_baseline_self_ensemble(getattr(model, "name", type(model).__name__), self_ensemble, color_symmetries)
         return np.asarray(model.predict_image(image, noise_level=noise_level), dtype=np.float32)
     check_denoiser(model)
     _, takes_noise_level = model_signature(model)
