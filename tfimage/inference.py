@@ -245,7 +245,7 @@ def predict_image(
         color_symmetries: with `self_ensemble`, for 3-channel denoisers:
             the 8 views also reorder R, G, B and invert every other view
             (`color_symmetry_self_ensemble`): the same 8 passes; for
-            tfimage-color-blind +0.004 / +0.037 dB on CBSD68 / Kodak24,
+            tfimage-color-blind +0.008 / +0.041 dB on CBSD68 / Kodak24,
             +0.15 dB on a strongly colored photo.
 
     Returns:
