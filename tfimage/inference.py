@@ -186,10 +186,10 @@ def color_symmetry_self_ensemble(function, image):
     luminance and two chroma channels, and a channel order changes the
     chroma axes) the errors of the views are less alike than those of the
     flips alone. How much that buys depends on the colors. For the same 8
-    passes, the color model fine-tuned from the fourth gray run scored
-    30.876 -> 30.880 dB on CBSD68 and 31.777 -> 31.814 on Kodak24 (sigma 25,
-    the 8 flips and turns -> these 8 views); the one before it (from a
-    weaker gray network) 30.73 -> 30.73 and 31.59 -> 31.61, on Set5
+    passes (sigma 25, the 8 flips and turns -> these 8 views),
+    tfimage-color-blind scored 30.923 -> 30.930 dB on CBSD68 and
+    31.842 -> 31.883 on Kodak24; its previous versions 30.876 -> 30.880 and
+    31.777 -> 31.814, and 30.73 -> 30.73 and 31.59 -> 31.61, on Set5
     31.46 -> 31.52, and on the held-out bundled photo (scikit-learn's
     flower, strong colors; 2 noise seeds) 34.22 -> 34.37 (34.05 single
     pass). Averaging a network over a group of transforms that leave the

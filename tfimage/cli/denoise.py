@@ -21,7 +21,8 @@ def register(groups):
                         help="average the 8 flips and quarter turns (Keras models; 8x the time, about +0.1 dB)")
     parser.add_argument("--color-symmetries", action="store_true",
                         help="with --self-ensemble, color denoisers: the 8 views also reorder R, G, B "
-                             "and invert every other view (same time; +0.008 / +0.041 dB on CBSD68 / Kodak24 for tfimage-color-blind)")
+                             "and invert every other view (same time; for tfimage-color-blind +0.008 / +0.041 dB "
+                             "on CBSD68 / Kodak24)")
     parser.add_argument("--bit-depth", type=int, default=8, choices=(8, 16), help="PNG bits per channel")
     parser.add_argument("--data-dir", help="where weights are looked for first")
     parser.set_defaults(func=run)
