@@ -1,6 +1,8 @@
 """Tests of whole-image and tiled inference."""
 
+import gc
 import os
+import weakref
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from conftest import mean_of_undone_views
 
 keras = pytest.importorskip("keras")
 
+from tfimage import inference  # noqa: E402
 from tfimage.inference import _tile_starts, predict_image  # noqa: E402
 from tfimage.networks.dncnn import build_dncnn  # noqa: E402
 from tfimage.networks.ffdnet import build_ffdnet  # noqa: E402
@@ -57,6 +60,24 @@ def test_tiled_ffdnet_matches_on_odd_sizes():
     whole = predict_image(model, image, noise_level=0.1)
     tiled = predict_image(model, image, noise_level=0.1, tile=32, overlap=12)
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
+
+
+def test_images_run_through_one_cached_graph_per_model():
+    keras.utils.set_random_seed(0)
+    model = build_ffdnet(channels=1, depth=3, filters=4)
+    for shape in ((32, 40, 1), (40, 32, 1), (48, 56, 1), (24, 24, 1)):
+        image = _image(shape)
+        eager = model([image[None], np.full((1, 1), 0.1, np.float32)], training=False).numpy()[0]
+        np.testing.assert_allclose(predict_image(model, image, noise_level=0.1), np.clip(eager, 0, 1), atol=1e-6)
+    call = inference._GRAPH_CALLS[model]
+    # reduce_retracing: after two shapes, a shape-generic trace serves every size.
+    assert call.generic.experimental_get_tracing_count() == 2
+    # The cache holds its models weakly: it does not keep a dropped model alive.
+    cached = len(inference._GRAPH_CALLS)
+    model_reference = weakref.ref(model)
+    del model, call
+    gc.collect()
+    assert model_reference() is None and len(inference._GRAPH_CALLS) == cached - 1
 
 
 def test_tiled_equals_untiled_on_set12_with_dncnn_s25():

@@ -1,5 +1,6 @@
 """Tests of `train_restorer` for super-resolution and inpainting, and of gray models on color images."""
 
+import functools
 import json
 import os
 
@@ -130,12 +131,38 @@ def test_inpainting_degradation_mask_scale_range():
             restoration_tasks.inpainting_degradation(0.25, shape_scale=bad)
 
 
-def test_train_mixed_bfloat16_learns_and_saves_float32(image_folder, tmp_path):
+def _cpuinfo(tmp_path, name, flags):
+    path = tmp_path / name
+    path.write_text("".join(f"processor\t: {i}\nmodel name\t: test\nflags\t\t: {flags}\n\n" for i in range(2)))
+    return str(path)
+
+
+def test_slow_dtype_policy_warning_reads_the_cpu_flags(tmp_path):
+    zen3 = _cpuinfo(tmp_path, "zen3", "fpu sse4_2 avx avx2 fma f16c vaes")
+    sapphire_rapids = _cpuinfo(tmp_path, "spr", "fpu avx2 fma avx512f avx512_bf16 amx_bf16 amx_tile")
+    message = training.slow_dtype_policy_warning("mixed_bfloat16", cpuinfo_path=zen3, has_gpu=False)
+    assert "avx512_bf16" in message and zen3 in message and "float32" in message
+    assert message.endswith("Received: dtype_policy='mixed_bfloat16'")
+    assert training.slow_dtype_policy_warning("mixed_bfloat16", cpuinfo_path=sapphire_rapids, has_gpu=False) is None
+    assert training.slow_dtype_policy_warning("mixed_bfloat16", cpuinfo_path=zen3, has_gpu=True) is None
+    for policy in (None, "float32", "mixed_float16"):
+        assert training.slow_dtype_policy_warning(policy, cpuinfo_path=zen3, has_gpu=False) is None
+    # Nothing known (no such file, or no flags line, e.g. another OS): no warning.
+    assert training.slow_dtype_policy_warning("mixed_bfloat16", str(tmp_path / "absent"), has_gpu=False) is None
+    assert training.slow_dtype_policy_warning("mixed_bfloat16", _cpuinfo(tmp_path, "bare", ""), has_gpu=False) is None
+
+
+def test_train_mixed_bfloat16_learns_and_saves_float32(image_folder, tmp_path, monkeypatch):
     out = str(tmp_path / "mixed")
-    history = training.train_restorer(
-        str(image_folder), out, arch="dncnn", depth=3, filters=8, sigma=25, steps=30, steps_per_epoch=10,
-        learning_rate=3e-3, dtype_policy="mixed_bfloat16", **TINY
-    )
+    # As on a CPU without bfloat16 instructions: training warns, then runs as asked.
+    zen3 = _cpuinfo(tmp_path, "zen3", "fpu avx2 fma")
+    monkeypatch.setattr(training, "slow_dtype_policy_warning", functools.partial(
+        training.slow_dtype_policy_warning, cpuinfo_path=zen3, has_gpu=False))
+    with pytest.warns(UserWarning, match="CPU without bfloat16 instructions"):
+        history = training.train_restorer(
+            str(image_folder), out, arch="dncnn", depth=3, filters=8, sigma=25, steps=30, steps_per_epoch=10,
+            learning_rate=3e-3, dtype_policy="mixed_bfloat16", **TINY
+        )
     assert history.history["val_psnr"][-1] > history.history["val_psnr"][0]
     with open(os.path.join(out, "train_config.json")) as stream:
         assert json.load(stream)["dtype_policy"] == "mixed_bfloat16"

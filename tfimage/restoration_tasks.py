@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from tfimage.inference import check_baseline_self_ensemble, geometric_self_ensemble
+from tfimage.inference import check_baseline_self_ensemble, geometric_self_ensemble, graph_call
 
 INPAINT_RADIUS = 3
 MIN_IMAGE_SIZE = 8
@@ -346,9 +346,9 @@ def inpaint_image(model, image, mask, composite=True, self_ensemble=False):
         if per_channel:  # a gray model fills R, G and B as three gray images
             batch = np.transpose(view_known, (2, 0, 1))[..., None]
             masks = np.repeat(view_mask[None], 3, axis=0)
-            output = np.asarray(network([batch, masks], training=False), dtype=np.float32)
+            output = np.asarray(graph_call(network)([batch, masks]), dtype=np.float32)
             return np.transpose(output[..., 0], (1, 2, 0))
-        return np.asarray(network([view_known[None], view_mask[None]], training=False), dtype=np.float32)[0]
+        return np.asarray(graph_call(network)([view_known[None], view_mask[None]]), dtype=np.float32)[0]
 
     stacked = np.concatenate([known, mask], axis=-1)
     output = geometric_self_ensemble(fill, stacked) if self_ensemble else fill(stacked)
@@ -412,7 +412,7 @@ def upscale_image(model, image, scale, self_ensemble=False):
 
 
     def run_network(low_res):
-        output = np.asarray(network(low_res[None], training=False), dtype=np.float32)[0]
+        output = np.asarray(graph_call(network)(low_res[None]), dtype=np.float32)[0]
         if output.shape[:2] != (low_res.shape[0] * scale, low_res.shape[1] * scale):
             raise ValueError(
                 f"The model's output is not {scale}x its input. Received: {low_res.shape} -> {output.shape}"

@@ -1,6 +1,8 @@
 """`tfimage train denoise|sr|inpaint`: train or fine-tune a restoration network (resumable)."""
 
-from tfimage.training import TASK_ARCHS
+import os
+
+from tfimage.networks import TASK_ARCHS
 
 HELP = {
     "denoise": "Train a DnCNN/FFDNet denoiser from scratch or from pretrained weights.",
@@ -96,7 +98,9 @@ def register(groups):
         parser.add_argument("--strategy", choices=("none", "mirrored"), default="none")
         parser.add_argument("--dtype-policy", choices=("float32", "mixed_bfloat16", "mixed_float16"),
                             default="float32",
-                            help="mixed_bfloat16: about 2x faster on recent CPUs; the saved model is float32")
+                            help="mixed_bfloat16: about 1.7x faster on CPUs with bfloat16 instructions "
+                                 "(avx512_bf16 or amx_bf16), about 15x slower on those without (a warning "
+                                 "says so); the saved model is float32")
         parser.add_argument("--out", required=True, help="run folder")
         parser.add_argument("--overwrite", action="store_true", help="replace a different run in --out")
         parser.add_argument("--data-dir", help="where sets and weights are looked for first")
@@ -104,6 +108,10 @@ def register(groups):
 
 
 def run(args):
+    # TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX512-VNNI/BF16 or AMX; on
+    # others (e.g. AMD EPYC Zen 3) they train tfimage-gray-blind 1.7x faster (1.2 against 2.0 s per step
+    # of 32 64x64 patches, float32). Set before TensorFlow loads; an explicit TF_ENABLE_ONEDNN_OPTS wins.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     from tfimage import training
 
     strategy = None
