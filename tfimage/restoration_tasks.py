@@ -828,7 +828,7 @@ def compare_encoder_init(
             elif task == "sr":
                 restored = upscale_image(network, inputs, scale)
             else:
-                restored = np.clip(np.asarray(network(inputs[None], training=False))[0], 0.0, 1.0)
+                restored = np.clip(np.asarray(graph_call(network)(inputs[None]))[0], 0.0, 1.0)
             values.append(float(metrics.psnr(clean, restored)))
         return float(np.mean(values))
 

@@ -246,7 +246,9 @@ def mean_psnr(model, degraded, clean):
         The mean PSNR in dB (NaN when the model outputs NaN).
     """
     from tfimage import metrics
+    from tfimage.inference import graph_call
 
+    forward = graph_call(model)
     values = []
     for noisy, image in zip(degraded, clean):
         if isinstance(noisy, tuple):  # (image, noise level) or (masked image, mask)
@@ -255,7 +257,7 @@ def mean_psnr(model, degraded, clean):
             inputs = (tf.convert_to_tensor(noisy[0], tf.float32)[None], second)
         else:
             inputs = noisy[None]
-        restored = tf.clip_by_value(model(inputs, training=False), 0.0, 1.0)
+        restored = tf.clip_by_value(forward(inputs), 0.0, 1.0)
         values.append(float(metrics.psnr(image[None], restored)[0]))
     return float(np.mean(values))
 
