@@ -3,8 +3,10 @@
 Runs each model on the five 512x512 Set12 images (08-12) at sigma 25 through
 the evaluation harness, one after the other in this process, and writes the
 seconds per image and each model's speed ratio against bm3d (bm3d's time
-divided by the model's) to benchmarks/results/speed_512.json. A name ending in
-"+x8" runs that model with the x8 geometric self-ensemble (`--self-ensemble`).
+divided by the model's) to benchmarks/results/speed_512.json
+(`benchmarks/write_results.py` turns it into the speed table of
+docs/results.md). A name ending in "+x8" runs that model with the x8
+geometric self-ensemble (`--self-ensemble`).
 
 Usage:
     TFIMAGE_DATA_DIR=../shared/data python benchmarks/speed_512.py [MODEL ...]
@@ -25,8 +27,10 @@ def main(models):
     results = {}
     for name in ["bm3d", *models]:
         ensemble = name.endswith("+x8")
-        result = evaluation.evaluate_denoiser(name[:-3] if ensemble else name, paths, 25, self_ensemble=ensemble)
-        result.pop("per_image")
+        result = evaluation.evaluate(
+            name[:-3] if ensemble else name, paths, task="denoise", sigma=25, self_ensemble=ensemble
+        )
+        result.pop("per_image", None)
         results[name] = result
     for name, result in results.items():
         result["x_faster_than_bm3d"] = results["bm3d"]["seconds_per_image"] / result["seconds_per_image"]

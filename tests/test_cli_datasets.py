@@ -3,10 +3,12 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import require_set
 from tfimage.cli.main import main
 
 
+@pytest.mark.data
 def test_datasets_lists_counts_and_missing_sets(capsys):
     require_set("set12")
     start = time.monotonic()
@@ -37,6 +39,7 @@ def test_the_command_line_starts_without_tensorflow():
     assert done.stdout.splitlines()[-1] == "loaded: []", done.stdout
 
 
+@pytest.mark.slow
 def test_train_turns_onednn_on_unless_told_otherwise(tmp_path):
     # TensorFlow enables oneDNN by itself only on some Intel CPUs; `tfimage train` asks for it.
     (tmp_path / "empty").mkdir()

@@ -23,5 +23,5 @@ def test_demo_runs_offline_and_writes_the_comparison(tmp_path, monkeypatch, caps
 def test_demo_without_the_model_says_how_to_get_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TFIMAGE_MODELS_DIR", str(tmp_path))
     assert main(["demo", "-o", str(tmp_path / "d.png"), "--models", "tfimage-gray-blind"]) == 1
-    assert "saved_models/README.md" in capsys.readouterr().err
+    assert "docs/models.md" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "d.png")

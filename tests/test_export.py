@@ -54,6 +54,7 @@ def test_layout_is_versioned_and_complete(tiny_dncnn):
 
 
 @pytest.mark.parametrize("size", [(64, 80), (57, 91)])
+@pytest.mark.data
 def test_dncnn_serving_default_matches_keras(tiny_dncnn, set12_image, size):
     keras_model, _, loaded = tiny_dncnn
     pixels = io.to_uint(set12_image[: size[0], 50 : 50 + size[1]])[None]
@@ -65,6 +66,7 @@ def test_dncnn_serving_default_matches_keras(tiny_dncnn, set12_image, size):
     np.testing.assert_allclose(floats["restored"].numpy(), expected, atol=1e-5)
 
 
+@pytest.mark.data
 def test_ffdnet_takes_one_sigma_per_image(tiny_ffdnet, set12_image):
     keras_model, _, loaded = tiny_ffdnet
     pixels = io.to_uint(np.stack([set12_image[:45, :61], set12_image[100:145, 30:91]]))
@@ -79,6 +81,7 @@ def test_ffdnet_takes_one_sigma_per_image(tiny_ffdnet, set12_image):
 
 
 @pytest.mark.parametrize("fixture", ["tiny_dncnn", "tiny_ffdnet"])
+@pytest.mark.data
 def test_tiles_inside_the_signature_match_the_whole_image(fixture, request, set12_image):
     keras_model, _, loaded = request.getfixturevalue(fixture)
     noisy = degradations.gaussian_noise(set12_image[:75, :61], 25 / 255, seed=0).numpy()[None]
@@ -108,6 +111,7 @@ def test_saved_model_cli_lists_both_signatures(tiny_ffdnet):
         assert text in result.stdout
 
 
+@pytest.mark.data
 def test_rest_body_is_accepted_and_matches_the_signature(tiny_ffdnet, tiny_dncnn, set12_image):
     pixels = io.to_uint(np.stack([set12_image[:40, :48], set12_image[40:80, :48]]))
     _, base, loaded = tiny_ffdnet
@@ -200,12 +204,13 @@ def test_cli_export_writes_and_refuses_to_overwrite(tmp_path, capsys):
     assert sorted(os.listdir(out)) == ["2"]
 
 
+@pytest.mark.data
 def test_exported_dncnn_s25_scores_like_keras(tmp_path):
     require_set("dncnn_matconvnet")
     require_set("set12")
     version_dir = export.export_model("dncnn-s25", tmp_path)
     serve = tf.saved_model.load(version_dir).signatures["serving_float"]
-    keras_result = evaluation.evaluate_denoiser("dncnn-s25", "set12", 25, limit=2)
+    keras_result = evaluation.evaluate("dncnn-s25", "set12", sigma=25, limit=2)
     for index, record in enumerate(keras_result["per_image"]):
         clean = io.read_image(record["name"], channels=1)
         noisy = degradations.gaussian_noise(clean, 25 / 255, seed=(0, index)).numpy()

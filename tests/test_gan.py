@@ -8,6 +8,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import assert_keras_round_trip
 
 keras = pytest.importorskip("keras")
 
@@ -117,13 +118,9 @@ def test_gan_keras_round_trip(tmp_path):
     gan = tiny_gan(num_classes=3)
     gan.compile(loss="hinge")
     gan.fit(images(), np.array([0, 1, 2, 0]), batch_size=2, epochs=1, verbose=0)
-    path = str(tmp_path / "gan.keras")
-    gan.save(path)
-    assert os.path.getsize(path) > 0
-    loaded = keras.saving.load_model(path)
+    loaded = assert_keras_round_trip(gan, tmp_path=tmp_path, call=lambda m: m.sample(5, labels=2, seed=3),
+                                     atol=1e-6, name="gan")
     assert isinstance(loaded, GAN) and loaded.num_classes == 3
-    np.testing.assert_allclose(loaded.sample(5, labels=2, seed=3), gan.sample(5, labels=2, seed=3),
-                               atol=1e-6)
     assert os.listdir(tmp_path) == ["gan.keras"]  # no temporary file left
 
 
@@ -272,6 +269,7 @@ DISTRIBUTED_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_train_steps_under_mirrored_strategy_with_two_cpus():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     proc = subprocess.run([sys.executable, "-c", DISTRIBUTED_SCRIPT], capture_output=True,
@@ -312,6 +310,7 @@ CLI_MIRRORED_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("kind", ["gan", "vae"])
+@pytest.mark.slow
 def test_cli_train_under_mirrored_strategy(tmp_path, kind):
     from tfimage import io
 
@@ -335,3 +334,59 @@ def test_cli_train_under_mirrored_strategy(tmp_path, kind):
     losses = {key: float(value) for key, value in last.items() if key.endswith("loss") and not key.startswith("val_")}
     assert losses and all(np.isfinite(value) for value in losses.values()), last
     assert (out / "model.keras").stat().st_size > 0
+
+
+# ---------------------------------------------------------------- tfimage.generation
+def _digit_folder(folder, n=4, shape=(16, 16, 1)):
+    from tfimage import io
+
+    rng = np.random.default_rng(0)
+    for index in range(n):
+        io.write_image(str(folder / f"{index}.png"), rng.random(shape))
+    return str(folder)
+
+
+class _CrashInEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.crash_epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.crash_epoch:
+            raise RuntimeError("crash")
+
+
+def test_train_gan_checkpoints_resumes_with_its_optimizers_and_refuses_other_runs(tmp_path):
+    import csv
+
+    from tfimage import generation
+
+    data = _digit_folder(tmp_path / "digits")
+    out = str(tmp_path / "run")
+    tiny = dict(epochs=3, batch_size=2, latent_dim=4, generator_filters=4, discriminator_filters=4, verbose=0,
+                samples=4)
+    with pytest.raises(RuntimeError, match="crash"):  # killed at the start of epoch 2
+        generation.train_gan(data, out, callbacks=[_CrashInEpoch(2)], **tiny)
+    assert os.path.isdir(os.path.join(out, "backup"))
+    after_two = keras.saving.load_model(os.path.join(out, "model.keras"))  # written after each epoch
+    assert isinstance(after_two, GAN)
+    history = generation.train_gan(data, out, **tiny)
+    assert history.epoch == [2]  # epochs 0 and 1 came from the backup
+    gan = history.model
+    assert int(gan.g_optimizer.iterations.numpy()) == 3 * 2  # the optimizer state was restored too
+    with open(os.path.join(out, "history.csv")) as stream:
+        assert [int(row["epoch"]) for row in csv.DictReader(stream)] == [0, 1, 2]
+    assert not os.path.exists(os.path.join(out, "backup"))
+    assert sorted(os.listdir(os.path.join(out, "samples"))) == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
+    config = json.loads(open(os.path.join(out, "train_config.json")).read())
+    assert config["version"] == 2 and config["kind"] == "gan" and config["epochs"] == 3
+    final = keras.saving.load_model(os.path.join(out, "model.keras"))
+    np.testing.assert_allclose(final.sample(2, seed=0), gan.sample(2, seed=0), atol=1e-6)
+    with pytest.raises(ValueError, match="finished run"):
+        generation.train_gan(data, out, **tiny)
+    with pytest.raises(ValueError, match="differs in epochs"):
+        generation.train_gan(data, out, **dict(tiny, epochs=4))
+    with pytest.raises(ValueError, match="batch_size=0"):
+        generation.train_gan(data, str(tmp_path / "x"), **dict(tiny, batch_size=0))
+    with pytest.raises(ValueError, match="loss='lsgan'"):
+        generation.train_gan(data, str(tmp_path / "x"), loss="lsgan", **tiny)

@@ -3,8 +3,10 @@
 import keras
 import numpy as np
 import pytest
+from conftest import assert_keras_round_trip
 
-from tfimage import degradations, restoration_tasks
+from tfimage import degradations
+from tfimage.inference import restore
 from tfimage.networks.inpainting import NormalizedConvolutionFill, build_inpainting_unet
 
 
@@ -30,12 +32,13 @@ def test_untrained_network_returns_the_fill_and_round_trips(tmp_path):
     image /= image.max()
     mask = degradations.random_mask(32, 32, 0.3, seed=(1, 1))
     fill = np.asarray(model.get_layer("fill")([(image * (1 - mask))[None], mask[None]]))[0]
-    out = restoration_tasks.inpaint_image(model, image, mask, composite=False)
-    np.testing.assert_allclose(out, np.clip(fill, 0, 1), atol=1e-5)
-    path = str(tmp_path / "inpaint.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(restoration_tasks.inpaint_image(loaded, image, mask), restoration_tasks.inpaint_image(model, image, mask), atol=1e-6)
+    raw = np.asarray(model([(image * (1 - mask))[None], mask[None]]))[0]  # the network's own output, everywhere
+    np.testing.assert_allclose(raw, fill, atol=1e-5)
+    out = restore(model, image * (1 - mask), task="inpaint", mask=mask)  # holes from the network, the rest kept
+    np.testing.assert_allclose(out, np.clip(image * (1 - mask) + mask * fill, 0, 1), atol=1e-5)
+    assert_keras_round_trip(model, tmp_path=tmp_path,
+                            call=lambda m: restore(m, image * (1 - mask), task="inpaint", mask=mask),
+                            atol=1e-6, name="inpaint")
 
 
 def test_hole_composite_keeps_known_pixels_shares_weights_and_round_trips(tmp_path):
@@ -62,10 +65,7 @@ def test_hole_composite_keeps_known_pixels_shares_weights_and_round_trips(tmp_pa
                                np.asarray(plain([image * (1 - mask), mask]))[~known], atol=1e-6)
     built = build_inpainting_unet(1, filters=(4, 8), composite=True)
     assert is_composited(built)
-    path = str(tmp_path / "composited.keras")
-    composited.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(np.asarray(loaded([image, mask])), np.asarray(composited([image, mask])), atol=1e-6)
+    assert_keras_round_trip(composited, [image, mask], tmp_path, atol=1e-6, name="composited")
     with pytest.raises(ValueError, match="inputs"):
         with_hole_composite(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3)]))
 
@@ -87,10 +87,7 @@ def test_refinement_stage_starts_near_the_network_and_freezes_it(tmp_path):
     moved, moved_twice = np.abs(output - single).max(), np.abs(twice - single).max()
     assert 0 < moved < 0.2 * moved_twice
     assert not network.trainable and len(refined.trainable_weights) == len(network.weights)
-    path = str(tmp_path / "refined.keras")
-    refined.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(np.asarray(loaded([image, mask])), output, atol=1e-6)
+    loaded = assert_keras_round_trip(refined, [image, mask], tmp_path, expected=output, atol=1e-6, name="refined")
     assert len(loaded.trainable_weights) == len(network.weights)
     with pytest.raises(ValueError, match="residual U-Net"):
         with_refinement_stage(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3)]))
@@ -122,10 +119,7 @@ def test_refinement_stage_of_a_cascade_copies_its_last_stage(tmp_path):
     mask = np.stack([degradations.random_mask(24, 32, 0.3, seed=(index, 3)) for index in range(2)])
     output = np.asarray(third([image, mask]))
     np.testing.assert_allclose(output[mask == 0], image[mask == 0], atol=1e-6)
-    path = str(tmp_path / "three.keras")
-    third.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(np.asarray(loaded([image, mask])), output, atol=1e-6)
+    assert_keras_round_trip(third, [image, mask], tmp_path, expected=output, atol=1e-6, name="three")
     # Widening a three-stage cascade widens its last stage and keeps the function.
     wide = with_wider_refinement(third, factor=2)
     assert wide.get_layer("refine_unet").get_layer("enc1_conv1").filters == 8
@@ -146,9 +140,7 @@ def test_wider_refinement_starts_as_the_same_cascade_and_saves(tmp_path):
     np.testing.assert_allclose(np.asarray(wide([image, mask])), np.asarray(cascade([image, mask])), atol=1e-5)
     assert wide.get_layer("refine_unet").get_layer("enc1_conv1").filters == 8
     assert len(wide.trainable_weights) == len(wide.get_layer("refine_unet").weights)  # the first stage frozen
-    path = str(tmp_path / "wide.keras")
-    wide.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(np.asarray(loaded([image, mask])), np.asarray(cascade([image, mask])), atol=1e-5)
+    assert_keras_round_trip(wide, [image, mask], tmp_path, expected=np.asarray(cascade([image, mask])), atol=1e-5,
+                            name="wide")
     with pytest.raises(ValueError, match="inpainting cascade"):
         with_wider_refinement(network)

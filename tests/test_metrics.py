@@ -7,6 +7,7 @@ from conftest import require_set
 from tfimage import degradations, io, metrics
 
 
+@pytest.mark.data
 def test_psnr_of_seeded_noisy_set12_matches_skimage():
     paths = io.list_images(require_set("set12"))
     assert len(paths) == 12
@@ -21,6 +22,7 @@ def test_psnr_of_seeded_noisy_set12_matches_skimage():
     assert 20.0 < np.mean(values) < 20.4  # sigma 25 noise: 20.17 dB
 
 
+@pytest.mark.data
 def test_ssim_matches_skimage_on_real_images():
     paths = io.list_images(require_set("set12"))[:3]
     for index, path in enumerate(paths):
@@ -34,6 +36,7 @@ def test_ssim_matches_skimage_on_real_images():
         assert abs(ours - theirs) < 1e-3, path
 
 
+@pytest.mark.data
 def test_y_channel_psnr_with_border_matches_skimage():
     path = io.list_images(require_set("set5"))[0]
     clean = io.read_image(path)

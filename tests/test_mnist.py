@@ -7,20 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfimage.datasets import catalogue
+from conftest import requires_data
+
 from tfimage.datasets.mnist import holdout_split, load_mnist
 
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-def _real_mnist_dir():
-    try:
-        return catalogue.locate("mnist", download=False)
-    except FileNotFoundError:
-        return None
-
-
-real_mnist = pytest.mark.skipif(_real_mnist_dir() is None, reason="MNIST is not available here")
+real_mnist = requires_data("mnist")  # the real 10k test split
 
 
 def write_idx(path, magic, array):

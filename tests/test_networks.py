@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import assert_keras_round_trip
 
 keras = pytest.importorskip("keras")
 
@@ -114,7 +115,4 @@ def test_keras_round_trip_gives_identical_outputs(tmp_path):
         (build_dncnn(depth=3, filters=4, channels=3), image),
         (build_ffdnet(channels=3, depth=3, filters=4), [image, sigma]),
     ):
-        path = str(tmp_path / f"{model.name}.keras")
-        model.save(path)
-        loaded = keras.saving.load_model(path)
-        np.testing.assert_array_equal(np.asarray(loaded(inputs)), np.asarray(model(inputs)))
+        assert_keras_round_trip(model, inputs, tmp_path)

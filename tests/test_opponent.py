@@ -1,10 +1,13 @@
 """Gray-to-color transfer through an opponent color space (`tfimage.networks.opponent`)."""
 
+import json
 import os
 
 import keras
 import numpy as np
 import pytest
+
+from conftest import assert_keras_round_trip
 
 from tfimage import training
 from tfimage.networks.ffdnet import build_ffdnet
@@ -67,12 +70,9 @@ def test_unit_range_channels_span_zero_to_one_and_invert_exactly():
 def test_round_trip_and_bad_network(tmp_path):
     keras.utils.set_random_seed(0)
     model = build_opponent_color(build_ffdnet(channels=1, depth=3, filters=4, residual=True))
-    path = str(tmp_path / "color.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
     rgb = np.random.default_rng(2).random((1, 10, 12, 3)).astype(np.float32)
     level = np.full((1, 1), 0.1, np.float32)
-    np.testing.assert_allclose(np.asarray(loaded([rgb, level])), np.asarray(model([rgb, level])), atol=1e-6)
+    assert_keras_round_trip(model, [rgb, level], tmp_path, atol=1e-6, name="color")
     with pytest.raises(ValueError, match="gray network"):
         build_opponent_color(build_ffdnet(channels=3, depth=3, filters=4))
 
@@ -94,20 +94,22 @@ def _tiny_color_fine_tune(tmp_path, **options):
 def test_fine_tuning_a_gray_network_as_a_color_model(tmp_path):
     gray, model = _tiny_color_fine_tune(tmp_path)
     assert model.inputs[0].shape[-1] == 3 and len(model.inputs) == 2
-    with pytest.raises(ValueError, match="widen=True, opponent_color=True"):
-        training.train_denoiser("bundled-color", str(tmp_path / "x"), init=gray, widen=True, opponent_color=True,
-                                sigma=25, steps=1)
-
-
-def test_color_augmented_fine_tuning_records_the_option(tmp_path):
-    import json
-
-    _tiny_color_fine_tune(tmp_path, color_augment=True)
     with open(tmp_path / "run" / "train_config.json") as stream:
-        assert json.load(stream)["color_augment"] is True
-    with pytest.raises(ValueError, match="channels=1"):
-        training.train_denoiser("bundled-color", str(tmp_path / "x"), init=str(tmp_path / "gray.keras"), sigma=25,
-                                steps=1, color_augment=True)
+        config = json.load(stream)
+    assert config["opponent_color"] is True and config["channels"] == 3 and config["arch"] is None
+    with pytest.raises(ValueError, match="opponent_color .* needs task='denoise' and a gray init"):
+        training.train_denoiser("bundled-color", str(tmp_path / "x"), opponent_color=True, sigma=25, steps=1)
+
+
+def test_opponent_color_fine_tune_under_bfloat16_saves_float32(tmp_path):
+    # (Under mixed_bfloat16 the opponent transform used to add float32 constants to bfloat16 inputs.)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (the slow-bfloat16 warning, on some CPUs)
+        _, model = _tiny_color_fine_tune(tmp_path, dtype_policy="mixed_bfloat16")
+    assert not training.uses_mixed_precision(model)  # saved as float32
+    assert model.outputs[0].dtype == "float32"
 
 
 def test_channel_guides_give_each_pass_the_whole_image_and_its_code():
@@ -145,20 +147,6 @@ def test_cross_channel_model_starts_as_the_per_channel_one_and_learns_from_the_g
     first.set_weights([kernel, bias])
     changed = np.asarray(build_opponent_color(guided, cross_channel=True)([rgb, level]))
     assert np.abs(changed - plain).max() > 1e-3
-    path = str(tmp_path / "crossed.keras")
-    crossed.save(path)
-    np.testing.assert_allclose(np.asarray(keras.saving.load_model(path)([rgb, level])), plain, atol=1e-6)
+    assert_keras_round_trip(crossed, [rgb, level], tmp_path, expected=plain, atol=1e-6, name="crossed")
     with pytest.raises(ValueError, match="gray network"):
         with_guide_inputs(build_ffdnet(channels=3, depth=3, filters=4), guide_channels=6)
-
-
-def test_cross_channel_fine_tune_under_bfloat16_and_its_checks(tmp_path):
-    # (Under mixed_bfloat16 the opponent transform used to add float32 constants to bfloat16 inputs.)
-    gray, model = _tiny_color_fine_tune(tmp_path, cross_channel=True, dtype_policy="mixed_bfloat16")
-    assert any(layer.name == "channel_guides" for layer in model.layers)
-    assert not training.uses_mixed_precision(model)  # saved as float32
-    guide_kernel = training.conv_layers(model)[0].get_weights()[0][:, :, 4:28]
-    assert np.abs(guide_kernel).max() > 0  # the guide weights started at zero and were trained
-    with pytest.raises(ValueError, match="cross_channel=True, opponent_color=False"):
-        training.train_denoiser("bundled-color", str(tmp_path / "x"), init=gray, cross_channel=True, sigma=25,
-                                steps=1)

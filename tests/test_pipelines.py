@@ -11,6 +11,7 @@ def _noise25(patch, seed):
     return degradations.gaussian_noise(patch, 25 / 255, seed)
 
 
+@pytest.mark.data
 def test_restoration_batches_from_a_real_set():
     require_set("train400")
     dataset = pipelines.restoration_dataset("train400", _noise25, patch_size=40, batch_size=4, seed=1)
@@ -43,7 +44,7 @@ def test_augmentation_covers_the_eight_transforms():
 
 
 def test_color_augmentation_reorders_and_inverts_the_channels():
-    from tfimage.inference import CHANNEL_PERMUTATIONS
+    from tfimage.execution import CHANNEL_PERMUTATIONS
 
     patch = np.random.default_rng(0).random((4, 4, 3)).astype(np.float32)
     variants = {pipelines.random_color_symmetry(patch, tf.constant([0, i], tf.int64)).numpy().tobytes()
@@ -82,6 +83,7 @@ def test_folder_errors(tmp_path):
         pipelines.image_folder(tmp_path)
 
 
+@pytest.mark.data
 def test_evaluation_dataset_is_seeded_per_image():
     require_set("set12")
     first = list(pipelines.evaluation_dataset("set12", _noise25, seed=0).take(2).as_numpy_iterator())

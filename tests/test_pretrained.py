@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("keras")
 pytest.importorskip("h5py")
 
-from tfimage import pretrained  # noqa: E402
+from tfimage import pretrained, zoo  # noqa: E402
 from tfimage.datasets import catalogue  # noqa: E402
 from tfimage.io import read_image  # noqa: E402
 
@@ -43,33 +43,36 @@ def _cbsd68_crop():
     return read_image(path, channels=3)[:128, :128]
 
 
+@pytest.mark.data
 def test_dncnn_s25_denoises_set12():
     _need("dncnn_matconvnet")
     clean = _set12_01()
     noisy = _noisy(clean)
-    model = pretrained.load("dncnn-s25")
+    model = zoo.load("dncnn-s25")
     restored = np.asarray(model(noisy[None], training=False))[0]
     assert restored.shape == clean.shape
     assert _psnr(restored, clean) > 29.5
     assert _psnr(restored, clean) - _psnr(noisy, clean) > 9.0
 
 
+@pytest.mark.data
 def test_ffdnet_gray_denoises_set12():
     _need("ffdnet_matconvnet")
     clean = _set12_01()
     noisy = _noisy(clean)
-    model = pretrained.load("ffdnet-gray")
+    model = zoo.load("ffdnet-gray")
     restored = np.asarray(model([noisy[None], np.full((1, 1), SIGMA, np.float32)]))[0]
     assert _psnr(restored, clean) > 29.5
     assert _psnr(restored, clean) - _psnr(noisy, clean) > 9.0
 
 
 @pytest.mark.parametrize("name", ["cdncnn-b", "ffdnet-color"])
+@pytest.mark.data
 def test_color_models_denoise_cbsd68(name):
     _need("dncnn_matconvnet" if name == "cdncnn-b" else "ffdnet_matconvnet")
     clean = _cbsd68_crop()
     noisy = _noisy(clean)
-    model = pretrained.load(name)
+    model = pretrained.load_official(name)
     inputs = noisy[None]
     if pretrained.MODELS[name]["noise_level_input"]:
         inputs = [inputs, np.full((1, 1), SIGMA, np.float32)]
@@ -78,22 +81,9 @@ def test_color_models_denoise_cbsd68(name):
     assert _psnr(restored, clean) - _psnr(noisy, clean) > 8.0
 
 
-def test_unknown_name_raises():
-    with pytest.raises(ValueError, match="name='nope'"):
-        pretrained.load("nope")
-
-
-def test_registry_entries_are_complete():
-    models = pretrained.list_models()
-    assert list(models)[: len(pretrained.MODELS)] == list(pretrained.MODELS)
-    assert {"bm3d", "nlm", "noisy", "tfimage-gray-blind"} <= set(models)
-    for name, spec in models.items():
-        for key in ("kind", "description", "sigma"):
-            assert key in spec, (name, key)
-        if spec["kind"] == "pretrained":
-            for key in ("channels", "noise_level_input", "paper"):
-                assert key in spec, (name, key)
-            assert spec["channels"] in (1, 3)
+def test_load_official_refuses_other_names():
+    with pytest.raises(ValueError, match="official model.*name='nope'"):
+        pretrained.load_official("nope")
     assert pretrained.MODELS["dncnn-s25"]["sigma"] == 25
     assert pretrained.MODELS["ffdnet-color"]["noise_level_input"] is True
 
@@ -106,20 +96,7 @@ def test_kernel_conversion_reverses_the_axes():
     assert kernel[1, 2, 3, 0] == stored[3, 2, 1]
 
 
-def test_keras_file_loads(tmp_path):
-    from tfimage.networks.ffdnet import build_ffdnet
-
-    model = build_ffdnet(channels=1, depth=3, filters=4)
-    path = str(tmp_path / "tiny.keras")
-    model.save(path)
-    loaded = pretrained.load(path)
-    image = np.random.default_rng(0).random((1, 9, 11, 1)).astype(np.float32)
-    sigma = np.full((1, 1), 0.1, np.float32)
-    np.testing.assert_array_equal(np.asarray(loaded([image, sigma])), np.asarray(model([image, sigma])))
-    with pytest.raises(FileNotFoundError):
-        pretrained.load(str(tmp_path / "missing.keras"))
-
-
+@pytest.mark.data
 def test_wrong_weights_raise(tmp_path):
     _need("dncnn_matconvnet")
     from tfimage.networks.dncnn import build_dncnn

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import assert_keras_round_trip
 
 keras = pytest.importorskip("keras")
 
@@ -112,15 +113,11 @@ def test_keras_round_trip_after_fit(tmp_path):
     noisy, clean = _pairs()
     restorer = _tiny_restorer("charbonnier")
     restorer.fit(noisy, clean, batch_size=4, epochs=1, verbose=0)
-    path = str(tmp_path / "restorer.keras")
-    restorer.save(path)
-    loaded = keras.saving.load_model(path)
+    loaded = assert_keras_round_trip(restorer, tmp_path=tmp_path, call=lambda m: m.predict(noisy, verbose=0),
+                                     name="restorer")
     assert isinstance(loaded, Restorer)
     assert loaded.restoration_loss == "charbonnier"
     assert loaded.noise_level_input is False
-    np.testing.assert_array_equal(
-        loaded.predict(noisy, verbose=0), restorer.predict(noisy, verbose=0)
-    )
     # The loaded model keeps training.
     history = loaded.fit(noisy, clean, batch_size=4, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][-1])

@@ -7,14 +7,14 @@ import pytest
 from skimage import data
 
 from conftest import require_set
-from tfimage import degradations, inference, io, metrics, pretrained
+from tfimage import degradations, inference, io, metrics, zoo
 
 
 def _available(name):
-    path = os.path.join(pretrained.saved_models_dir(), pretrained.OUR_MODELS[name]["file"])
+    path = os.path.join(zoo.saved_models_dir(), zoo.OUR_MODELS[name]["file"])
     if not os.path.isfile(path):
         pytest.skip(f"{name} is not in saved_models/")
-    return pretrained.load(name)
+    return zoo.load(name)
 
 
 @pytest.mark.parametrize("sigma", [15, 50])
@@ -27,6 +27,7 @@ def test_gray_blind_denoiser_on_the_camera_photo(sigma):
     assert gain > (6 if sigma == 15 else 10), gain
 
 
+@pytest.mark.data
 def test_color_blind_denoiser_on_an_unseen_photo():
     model = _available("tfimage-color-blind")
     clean = io.read_image(io.list_images(require_set("cbsd68"))[0])[:192, :192]  # never trained on
@@ -63,39 +64,39 @@ def test_mnist_vae_samples_are_the_requested_digits():
 
 
 def _set5_hr(scale):
-    from tfimage import restoration_tasks
+    from tfimage.tasks.super_resolution import sr_pair
 
     path = io.list_images(require_set("set5"))[0]  # baby
-    return restoration_tasks.sr_pair(io.read_image(path), scale)
+    return sr_pair(io.read_image(path), scale)
 
 
 @pytest.mark.parametrize("name, scale, gain", [("tfimage-sr-x4", 4, 1.0), ("tfimage-sr-x2", 2, 1.0)])
+@pytest.mark.data
 def test_sr_models_beat_bicubic_on_a_set5_image(name, scale, gain):
-    from tfimage import restoration_tasks
+    from tfimage.tasks.super_resolution import sr_metrics
 
     model = _available(name)
     hr, lr = _set5_hr(scale)
-    ours = restoration_tasks.upscale_image(model, lr, scale)  # color through Y, Cb/Cr bicubic
-    bicubic = restoration_tasks.upscale_image(restoration_tasks.load_model("bicubic"), lr, scale)
+    ours = inference.restore(model, lr, task="sr", scale=scale)  # color through Y, Cb/Cr bicubic
+    bicubic = inference.restore(zoo.load("bicubic"), lr, task="sr", scale=scale)
     assert ours.shape == hr.shape
-    ours_psnr, _ = restoration_tasks.sr_metrics(hr, ours, scale)
-    bicubic_psnr, _ = restoration_tasks.sr_metrics(hr, bicubic, scale)
+    ours_psnr, _ = sr_metrics(hr, ours, scale)
+    bicubic_psnr, _ = sr_metrics(hr, bicubic, scale)
     assert ours_psnr > bicubic_psnr + gain, (ours_psnr, bicubic_psnr)
 
 
+@pytest.mark.data
 def test_inpainting_model_beats_telea_on_unseen_photos():
-    from tfimage import restoration_tasks
-
     model = _available("tfimage-inpaint")
-    telea = restoration_tasks.load_model("telea")
+    telea = zoo.load("telea")
     paths = io.list_images(require_set("cbsd68"))
     gains = []
     for index in (1, 2, 3):  # 160x160 crops, never trained on; 25% free-form holes
         clean = io.read_image(paths[index])[:160, :160]
         mask = degradations.random_mask(160, 160, 0.25, seed=(0, index))
         masked = clean * (1 - mask)
-        ours = restoration_tasks.inpaint_image(model, masked, mask)
+        ours = inference.restore(model, masked, task="inpaint", mask=mask)
         assert ours.shape == clean.shape
-        theirs = restoration_tasks.inpaint_image(telea, masked, mask)
+        theirs = inference.restore(telea, masked, task="inpaint", mask=mask)
         gains.append(float(metrics.psnr(clean, ours)) - float(metrics.psnr(clean, theirs)))
     assert np.mean(gains) > 0.5, gains

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from conftest import write_smooth_images
 
-from tfimage import color, degradations, io, metrics, restoration_tasks, training
+from tfimage import color, degradations, inference, io, metrics, training
 from tfimage.networks.edsr import build_edsr
+from tfimage.tasks import get_task
+from tfimage.tasks.super_resolution import model_scale
 
 TINY = dict(patch_size=32, batch_size=2, validation_images=2, tensorboard=False, verbose=0)
 
@@ -41,14 +43,14 @@ def test_untrained_edsr_is_bicubic_and_a_gray_model_upscales_color_through_y():
     # upscaling Y (model) and Cb/Cr (bicubic) must give bicubic RGB back.
     network = build_edsr(2, channels=1, filters=8, blocks=1)
     image = _rgb()
-    upscaled = restoration_tasks.upscale_image(network, image, 2)
+    upscaled = inference.restore(network, image, task="sr", scale=2)
     assert upscaled.shape == (48, 40, 3)
     expected = np.clip(np.asarray(degradations.bicubic_upsample(image, 2)), 0, 1)
     np.testing.assert_allclose(upscaled, expected, atol=2e-4)
     # After a change to the weights the Y path differs from bicubic only in luma.
     tail = network.get_layer("tail")
     tail.set_weights([np.full(tail.kernel.shape, 0.01, np.float32), tail.bias.numpy()])
-    changed = restoration_tasks.upscale_image(network, image, 2)
+    changed = inference.restore(network, image, task="sr", scale=2)
     delta = color.rgb_to_ycbcr(changed) - color.rgb_to_ycbcr(expected)
     inside = (expected > 0.02).all(-1) & (expected < 0.98).all(-1) & (changed > 0.02).all(-1) & (changed < 0.98).all(-1)
     assert np.abs(delta[..., 0][inside]).mean() > 1e-3
@@ -62,10 +64,10 @@ def test_gray_inpainting_model_fills_each_color_channel_like_a_gray_image():
     network = build_unet(1, filters=(4, 8), extra_inputs=1, residual=True)
     image = _rgb(32, 32)
     mask = degradations.random_mask(32, 32, 0.25, seed=(0, 1))
-    filled = restoration_tasks.inpaint_image(network, image, mask)
+    filled = inference.restore(network, image, task="inpaint", mask=mask)
     assert filled.shape == (32, 32, 3)
     for channel in range(3):
-        alone = restoration_tasks.inpaint_image(network, image[..., channel : channel + 1], mask)
+        alone = inference.restore(network, image[..., channel : channel + 1], task="inpaint", mask=mask)
         np.testing.assert_allclose(filled[..., channel : channel + 1], alone, atol=1e-5)
     np.testing.assert_array_equal(filled[mask[..., 0] == 0], image[mask[..., 0] == 0])
 
@@ -77,16 +79,16 @@ def test_train_sr_then_transfer_x4_to_x2(image_folder, tmp_path):
     )
     assert len(history.history["val_psnr"]) == 2 and all(np.isfinite(history.history["val_psnr"]))
     x4 = keras.saving.load_model(os.path.join(out4, "model.keras"), compile=False)
-    assert restoration_tasks.model_scale(x4) == 4
+    assert model_scale(x4) == 4
     with open(os.path.join(out4, training.CONFIG_FILE)) as stream:
-        assert json.load(stream)["scale"] == 4
+        assert json.load(stream)["task_options"] == {"scale": 4}
     out2 = str(tmp_path / "x2")
     training.train_restorer(
         str(image_folder), out2, task="sr", scale=2, filters=8, depth=1, init=os.path.join(out4, "model.keras"),
         partial_init=True, steps=2, steps_per_epoch=2, learning_rate=1e-12, **TINY
     )
     x2 = keras.saving.load_model(os.path.join(out2, "model.keras"), compile=False)
-    assert restoration_tasks.model_scale(x2) == 2
+    assert model_scale(x2) == 2
     # Every convolution but the tail (scale-specific) starts from the x4 weights.
     for name in ("head", "block1_conv1", "block1_conv2", "body_end"):
         np.testing.assert_allclose(x2.get_layer(name).kernel.numpy(), x4.get_layer(name).kernel.numpy(), atol=1e-6)
@@ -104,7 +106,7 @@ def test_train_inpaint_learns_and_takes_image_and_mask(image_folder, tmp_path):
     assert [tuple(tensor.shape)[-1] for tensor in model.inputs] == [1, 1]
     image = io.read_image(str(image_folder / "0.png"))[:32, :32]
     mask = degradations.random_mask(32, 32, 0.25, seed=(3, 3))
-    filled = restoration_tasks.inpaint_image(model, image, mask)
+    filled = inference.restore(model, image, task="inpaint", mask=mask)
     assert filled.shape == (32, 32, 1)
     masked_psnr = float(metrics.psnr(image, image * (1 - mask)))
     assert float(metrics.psnr(image, filled)) > masked_psnr + 5  # the in-model fill already closes the holes
@@ -113,12 +115,13 @@ def test_train_inpaint_learns_and_takes_image_and_mask(image_folder, tmp_path):
 def test_inpainting_degradation_mask_scale_range():
     import tensorflow as tf
 
-    degrade = restoration_tasks.inpainting_degradation(0.25, shape_scale=(64, 480))
+    inpainting = get_task("inpaint")
+    degrade = inpainting.training_degradation(0.25, shape_scale=(64, 480))
     patch = tf.ones((64, 64, 1))
     masks = [degrade(patch, tf.constant([seed, 0]))[1].numpy() for seed in range(12)]
     assert all(abs(mask.mean() - 0.25) <= 0.05 * 0.25 for mask in masks)
     np.testing.assert_array_equal(masks[0], degrade(patch, tf.constant([0, 0]))[1].numpy())  # seeded
-    thin = restoration_tasks.inpainting_degradation(0.25)
+    thin = inpainting.training_degradation(0.25)
     # One hole pixel's mean number of hole neighbours grows with the stroke width.
     def filled_fraction(mask):
         import cv2
@@ -128,7 +131,7 @@ def test_inpainting_degradation_mask_scale_range():
     assert wide_fill > thin_fill + 0.1
     for bad in ((4,), (300, 100), (8, 16, 32)):
         with pytest.raises(ValueError, match="shape_scale="):
-            restoration_tasks.inpainting_degradation(0.25, shape_scale=bad)
+            inpainting.training_degradation(0.25, shape_scale=bad)
 
 
 def _cpuinfo(tmp_path, name, flags):
@@ -215,7 +218,7 @@ def test_cli_train_sr(image_folder, tmp_path, capsys):
           "--patch", "32", "--batch", "2", "--steps", "2", "--steps-per-epoch", "2", "--validation-images", "2",
           "--out", out])
     assert "best validation PSNR" in capsys.readouterr().out
-    assert restoration_tasks.model_scale(keras.saving.load_model(os.path.join(out, "model.keras"))) == 2
+    assert model_scale(keras.saving.load_model(os.path.join(out, "model.keras"))) == 2
 
 
 def test_cli_train_inpaint_mask_scale_and_mixed_precision(image_folder, tmp_path, capsys):
@@ -228,7 +231,7 @@ def test_cli_train_inpaint_mask_scale_and_mixed_precision(image_folder, tmp_path
     assert "best validation PSNR" in capsys.readouterr().out
     with open(os.path.join(out, "train_config.json")) as stream:
         config = json.load(stream)
-    assert config["mask_scale"] == [64.0, 256.0] and config["dtype_policy"] == "mixed_bfloat16"
+    assert config["task_options"]["shape_scale"] == [64.0, 256.0] and config["dtype_policy"] == "mixed_bfloat16"
     assert config["composite_holes"] is True
     model = keras.saving.load_model(os.path.join(out, "model.keras"))
     assert not training.uses_mixed_precision(model)
@@ -247,7 +250,7 @@ def test_inpainting_validation_masks_follow_the_mask_scale():
     image = np.full((48, 48, 1), 0.5, np.float32)
 
     def filled_fraction(mask_scale):
-        degrade = training.validation_degradation("inpaint", hole_ratio=0.25, mask_scale=mask_scale)
+        degrade = get_task("inpaint").validation_degradation(hole_ratio=0.25, shape_scale=mask_scale)
         masks = [np.asarray(degrade(image, (seed, 0))[1])[..., 0] for seed in range(6)]
         assert all(abs(mask.mean() - 0.25) <= 0.05 * 0.25 for mask in masks)
         return np.mean([cv2.blur(mask, (5, 5))[mask > 0].mean() for mask in masks])
@@ -297,27 +300,34 @@ def test_cli_train_inpaint_refinement_stage_trains_the_second_stage_then_both(im
         training.train_restorer(str(image_folder), str(tmp_path / "x"), task="inpaint", unfreeze=True, steps=1)
 
 
-def test_cli_train_inpaint_widen_refinement_trains_a_wider_second_stage(image_folder, tmp_path):
+@pytest.mark.parametrize("task, flag", [
+    ("denoise", ["--widen-to-color"]), ("denoise", ["--cross-channel"]), ("denoise", ["--color-augment"]),
+    ("inpaint", ["--widen-refinement", "1.5"]),
+])
+def test_experiment_flags_left_the_cli(tmp_path, task, flag, capsys):
     from tfimage.cli.main import main
-    from tfimage.networks.inpainting import build_inpainting_unet
 
-    keras.utils.set_random_seed(0)
-    first = str(tmp_path / "first.keras")
-    build_inpainting_unet(1, filters=(4, 8), composite=True).save(first)
-    out = str(tmp_path / "wide")
-    main(["train", "inpaint", "--data", str(image_folder), "--init", first, "--refinement-stage",
-          "--widen-refinement", "1.5", "--patch", "32", "--batch", "2", "--steps", "2", "--steps-per-epoch", "2",
-          "--validation-images", "2", "--lr", "1e-2", "--warmup-steps", "1", "--out", out])
+    noise = ["--sigma", "25"] if task == "denoise" else []
+    with pytest.raises(SystemExit) as stop:
+        main(["train", task, "--data", str(tmp_path), "--out", str(tmp_path / "out")] + noise + flag)
+    assert stop.value.code == 2 and "unrecognized arguments: " + flag[0] in capsys.readouterr().err
+    with pytest.raises(ValueError, match="removed from training"):
+        training.train_restorer(str(tmp_path), str(tmp_path / "x"), task=task, sigma=25,
+                                **{flag[0][2:].replace("-", "_").replace("_to_color", ""): 1.5})
+
+
+def test_cli_train_denoise_writes_a_versioned_config_of_the_task_options(image_folder, tmp_path, capsys):
+    from tfimage.cli.main import main
+
+    out = str(tmp_path / "cli-denoise")
+    argv = ["train", "denoise", "--data", str(image_folder), "--arch", "dncnn", "--depth", "3", "--filters", "4",
+            "--sigma-range", "10", "40", "--patch", "32", "--batch", "2", "--steps", "2", "--steps-per-epoch", "2",
+            "--validation-images", "2", "--out", out]
+    assert main(argv) == 0
     with open(os.path.join(out, "train_config.json")) as stream:
         config = json.load(stream)
-    assert config["refinement_stage"] is True and config["widen_refinement"] == 1.5
-    assert config["warmup_steps"] == 1
-    model = keras.saving.load_model(os.path.join(out, "model.keras"))
-    refine = model.get_layer("refine_unet")
-    assert [refine.get_layer(f"enc{level}_conv1").filters for level in (1, 2)] == [6, 12]
-    start = keras.saving.load_model(first)
-    for before, after in zip(start.get_weights(), model.get_layer(start.name).get_weights()):
-        np.testing.assert_array_equal(before, after)  # stage 1 frozen
-    with pytest.raises(ValueError, match="widen_refinement .* needs task='inpaint' and an init"):
-        training.train_restorer(str(image_folder), str(tmp_path / "x"), task="inpaint", widen_refinement=2.0,
-                                steps=1)
+    assert config["version"] == 2 and config["task"] == "denoise" and config["arch"] == "dncnn"
+    assert config["task_options"] == {"sigma": None, "sigma_range": [10.0, 40.0], "validation_sigma": 25}
+    capsys.readouterr()
+    assert main(argv[:-2] + ["--sigma-range", "10", "50", "--out", out]) == 1
+    assert "differs in sigma_range" in capsys.readouterr().err

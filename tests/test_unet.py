@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import assert_keras_round_trip
 
 keras = pytest.importorskip("keras")
 
-from tfimage import restoration_tasks  # noqa: E402
+from tfimage.tasks.super_resolution import model_scale  # noqa: E402
 from tfimage.networks.unet import (  # noqa: E402
     build_unet, build_unet_sr, required_multiple, total_stride, widen_unet,
 )
@@ -41,11 +42,10 @@ def test_frozen_backbone_and_saved_model_round_trip(tmp_path):
     backbone_weights = model.get_layer("mobilenetv3small_extractor").weights
     trainable = {id(weight) for weight in model.trainable_weights}
     assert backbone_weights and not any(id(weight) in trainable for weight in backbone_weights)
-    path = str(tmp_path / "unet.keras")
-    model.save(path)
-    loaded = restoration_tasks.load_model(path)
     inputs = [_random((1, 21, 19, 1)), (_random((1, 21, 19, 1), seed=1) > 0.5).astype(np.float32)]
-    np.testing.assert_allclose(np.asarray(loaded(inputs)), np.asarray(model(inputs)), atol=1e-6)
+    loaded = assert_keras_round_trip(model, inputs, tmp_path, atol=1e-6, name="unet")
+    frozen = loaded.get_layer("mobilenetv3small_extractor").weights
+    assert frozen and not any(id(weight) in {id(w) for w in loaded.trainable_weights} for weight in frozen)
 
 
 def test_residual_unet_returns_its_input_when_the_output_layer_is_zero():
@@ -59,7 +59,7 @@ def test_residual_unet_returns_its_input_when_the_output_layer_is_zero():
 def test_sr_unet_upscales_any_size():
     model = build_unet_sr(3, channels=1, filters=(4, 8))
     assert np.asarray(model(_random((1, 9, 14, 1)))).shape == (1, 27, 42, 1)
-    assert restoration_tasks.model_scale(model) == 3
+    assert model_scale(model) == 3
 
 
 def test_bad_unet_arguments_name_themselves():
@@ -73,72 +73,6 @@ def test_bad_unet_arguments_name_themselves():
         build_unet(3, filters=(8,))
     with pytest.raises(ValueError, match="output_channels="):
         build_unet(3, output_channels=1, residual=True)
-
-
-def test_compare_encoder_init_runs_both_inits_for_equal_steps():
-    from tfimage.networks.classifier import build_classifier
-
-    keras.utils.set_random_seed(1)
-    pretrained = build_classifier(image_shape=(28, 28, 1), filters=8, feature_dim=8)
-    rng = np.random.default_rng(0)
-    base = np.linspace(0, 1, 48 * 48, dtype=np.float32).reshape(48, 48, 1)
-    images = [np.clip(base + 0.05 * rng.random((48, 48, 1), dtype=np.float32), 0, 1) for _ in range(3)]
-    result = restoration_tasks.compare_encoder_init(
-        images, pretrained, task="inpaint", steps=2, eval_every=1, filters=(8, 16), patch_size=32,
-        batch_size=2, validation_images=1, validation_size=32,
-    )
-    assert result["steps"] == [0, 1, 2]
-    assert result["copied_layers"] == 4  # 1+1 -> 8, 8 -> 8, 8 -> 16, 16 -> 16
-    for run in ("pretrained", "scratch"):
-        assert len(result[run]) == 3 and np.all(np.isfinite(result[run]))
-    assert result["pretrained"][0] != result["scratch"][0]  # only the encoder's start differs
-    with pytest.raises(ValueError, match="steps="):
-        restoration_tasks.compare_encoder_init(images, pretrained, steps=3, eval_every=2)
-
-
-def test_init_encoder_from_copies_matching_convolutions():
-    from tfimage.networks.classifier import build_classifier
-
-    source = build_classifier(image_shape=(28, 28, 1), filters=8, feature_dim=8)
-    network = build_unet(1, filters=(8, 16, 32), extra_inputs=1)
-    assert restoration_tasks.init_encoder_from(network, source) == 4
-    kernel = network.get_layer("enc1_conv1").get_weights()[0]
-    np.testing.assert_array_equal(kernel[:, :, :1], source.get_layer("block1_conv1").get_weights()[0])
-    np.testing.assert_array_equal(
-        network.get_layer("enc2_conv2").get_weights()[0], source.get_layer("block2_conv2").get_weights()[0]
-    )
-    with pytest.raises(ValueError, match="source="):
-        restoration_tasks.init_encoder_from(build_unet(1, filters=(4, 8)), source)
-
-
-def test_cli_transfer_encoder_writes_csv_and_png(tmp_path, capsys):
-    import csv
-    import json
-
-    from tfimage import io
-    from tfimage.cli.main import main
-
-    keras.utils.set_random_seed(2)
-    source = build_unet(1, filters=(4, 8), extra_inputs=1, residual=True)  # e.g. an inpainting U-Net
-    source.save(str(tmp_path / "source.keras"))
-    folder = tmp_path / "images"
-    rng = np.random.default_rng(0)
-    for index in range(6):
-        smooth = np.cumsum(np.cumsum(rng.random((40, 40, 1)), 0), 1)
-        io.write_image(str(folder / f"{index}.png"), smooth / smooth.max())
-    status = main([
-        "experiment", "transfer-encoder", "--pretrained", str(tmp_path / "source.keras"), "--data", str(folder),
-        "--filters", "4", "8", "--train-images", "2", "--steps", "2", "--eval-every", "1", "--patch", "32",
-        "--batch", "2", "--out-dir", str(tmp_path / "results"),
-    ])
-    assert status == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["copied_layers"] == 4 and summary["steps"] == [0, 1, 2]
-    with open(tmp_path / "results" / "transfer_encoder_denoise.csv") as stream:
-        rows = list(csv.DictReader(stream))
-    assert [int(row["step"]) for row in rows] == [0, 1, 2]
-    assert float(rows[0]["pretrained_psnr"]) != float(rows[0]["scratch_psnr"])
-    assert (tmp_path / "results" / "transfer_encoder_denoise.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize("factor", [1.5, 2.0])

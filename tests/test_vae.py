@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import assert_keras_round_trip
 from scipy import integrate, stats
 
 keras = pytest.importorskip("keras")
@@ -87,10 +88,8 @@ def test_encode_decode_sample_reconstruct_and_round_trip(tmp_path):
     samples = vae.sample(4, labels=1, seed=0)
     assert samples.shape == (4,) + SHAPE
     np.testing.assert_array_equal(samples, vae.sample(4, labels=1, seed=0))
-    path = str(tmp_path / "vae.keras")
-    vae.save(path)
-    loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(loaded.sample(4, labels=1, seed=0), samples, atol=1e-6)
+    assert_keras_round_trip(vae, tmp_path=tmp_path, call=lambda m: m.sample(4, labels=1, seed=0),
+                            expected=samples, atol=1e-6, name="vae")
     assert os.listdir(tmp_path) == ["vae.keras"]
 
 
@@ -138,11 +137,9 @@ def test_latent_mixture_prior_is_fitted_sampled_and_saved(tmp_path):
     mixture = vae.sample(4, labels=0, seed=3)
     assert not np.allclose(mixture, standard)
     np.testing.assert_allclose(vae.sample(4, labels=0, seed=3, prior="standard"), standard, atol=1e-6)
-    path = str(tmp_path / "vae.keras")
-    vae.save(path)
-    loaded = keras.saving.load_model(path)
+    loaded = assert_keras_round_trip(vae, tmp_path=tmp_path, call=lambda m: m.sample(4, labels=0, seed=3),
+                                     expected=mixture, atol=1e-6, name="vae")
     assert loaded.prior_components == 2 and loaded.has_latent_prior
-    np.testing.assert_allclose(loaded.sample(4, labels=0, seed=3), mixture, atol=1e-6)
 
 
 def test_latent_mixture_bad_arguments():
@@ -154,3 +151,24 @@ def test_latent_mixture_bad_arguments():
         tiny_vae(prior_components=2).fit_latent_prior(images(3))
     with pytest.raises(ValueError, match="prior='gmm'"):
         tiny_vae().sample(2, prior="gmm")
+
+
+def test_train_vae_fits_the_latent_mixture_and_fine_tunes_from_its_model(tmp_path):
+    from tfimage import generation, io
+
+    folder = tmp_path / "digits"
+    rng = np.random.default_rng(0)
+    for index in range(8):
+        io.write_image(str(folder / f"{index}.png"), rng.random(SHAPE))
+    out = str(tmp_path / "run")
+    history = generation.train_vae(str(folder), out, epochs=1, batch_size=4, latent_dim=2, filters=4,
+                                   prior_components=1, verbose=0, samples=4)
+    assert np.isfinite(history.history["loss"][-1])
+    model = keras.saving.load_model(os.path.join(out, "model.keras"))
+    assert isinstance(model, VAE) and model.has_latent_prior  # fitted after training, then saved
+    tuned = generation.train_vae(str(folder), str(tmp_path / "tuned"), init=os.path.join(out, "model.keras"),
+                                 epochs=1, batch_size=4, verbose=0, samples=4).model
+    assert tuned.latent_dim == 2 and not np.allclose(tuned.get_weights()[0], model.get_weights()[0])
+    with pytest.raises(ValueError, match="prior_components=2"):
+        generation.train_vae(str(folder), str(tmp_path / "bad"), init=os.path.join(out, "model.keras"),
+                             prior_components=2, epochs=1, batch_size=4, verbose=0)

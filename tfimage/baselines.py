@@ -1,12 +1,15 @@
 """Classical baselines behind the same call shape as the networks.
 
-A baseline is a plain object with `channels` (None: any), `noise_level_input`
-and `predict_image(image, noise_level=None)`: a float32 (H, W, C) image in
-[0, 1] in, the restored float32 image out (clipped to [0, 1]), the noise level
-in [0, 1] units (sigma / 255). When a denoiser needs a noise level and none is
+A baseline is a plain object with `task` (the `tfimage.tasks` name it
+solves), `channels` (None: any), `noise_level_input`, `description` and
+`predict_image(image, **inputs)`: a float32 (H, W, C) image in [0, 1] in, the
+restored float32 image out (clipped to [0, 1]); the inputs are the task's
+(`noise_level` in [0, 1] units for denoising, `scale` for super-resolution,
+`mask` for inpainting). When a denoiser needs a noise level and none is
 given, it is estimated from the image with `estimate_noise_stddev`. The
 evaluation harness and the CLI call baselines and Keras models the same way
-(`tfimage.inference.restore`), so tables compare like with like.
+(`tfimage.inference.restore`), so tables compare like with like; each task
+module lists its baselines.
 
 References:
     K. Dabov, A. Foi, V. Katkovnik, K. Egiazarian, "Image Denoising by Sparse
@@ -15,6 +18,10 @@ References:
     Filtering of Correlated Noise", IEEE TIP 29, 2020).
     A. Buades, B. Coll, J.-M. Morel, "A non-local algorithm for image
     denoising", CVPR 2005 (non-local means; OpenCV's fastNlMeansDenoising).
+    A. Telea, "An Image Inpainting Technique Based on the Fast Marching
+    Method", J. Graphics Tools 9(1), 2004.
+    M. Bertalmio, A. L. Bertozzi, G. Sapiro, "Navier-Stokes, Fluid Dynamics,
+    and Image and Video Inpainting", CVPR 2001.
 """
 
 import numpy as np
@@ -79,6 +86,7 @@ def _check_image(image):
 class Noisy:
     """The identity: the degraded input scored as it is (the floor of every table)."""
 
+    task = "denoise"
     channels = None
     noise_level_input = False
     description = "the noisy input itself (identity): the floor"
@@ -95,6 +103,7 @@ class BM3D:
             "refilter".
     """
 
+    task = "denoise"
     channels = None
     noise_level_input = True
     description = "BM3D (Dabov et al. 2007), the bm3d package; sigma given or estimated"
@@ -135,6 +144,7 @@ class NLM:
         search_window: search window size (odd).
     """
 
+    task = "denoise"
     channels = None
     noise_level_input = True
     description = "non-local means (Buades et al. 2005), OpenCV; h set from sigma"
@@ -168,22 +178,89 @@ class NLM:
         return output.astype(np.float32) / 255.0
 
 
-BASELINES = {
-    "noisy": {"factory": Noisy, "description": Noisy.description},
-    "bm3d": {
-        "factory": BM3D,
-        "description": BM3D.description,
-        # DnCNN paper (Zhang et al. 2017), Tables; CBM3D on CBSD68 from the FFDNet paper.
-        "published": {
-            "set12": {15: 32.37, 25: 29.97, 50: 26.72},
-            "bsd68": {15: 31.07, 25: 28.57, 50: 25.62},
-            "cbsd68": {25: 30.71},
-        },
-    },
-    "nlm": {"factory": NLM, "description": NLM.description},
-}
 
-# Inpainting (telea, ns) and super-resolution (bicubic) baselines live with their tasks.
-from tfimage.restoration_tasks import TASK_BASELINES  # noqa: E402  (imports NumPy only)
+INPAINT_RADIUS = 3
 
-BASELINES.update(TASK_BASELINES)
+
+class _OpenCVInpainting:
+    task = "inpaint"
+    channels = None
+    noise_level_input = False
+    flag_name = None
+
+    def __init__(self, radius=INPAINT_RADIUS):
+        if int(radius) != radius or radius < 1:
+            raise ValueError(f"radius must be a positive int. Received: radius={radius}")
+        self.radius = int(radius)
+
+    def predict_image(self, image, mask=None):
+        """Fills the holes (mask == 1) of `image`; known pixels are returned unchanged.
+
+        Args:
+            image: float (H, W, C) in [0, 1], C 1 or 3 (hole pixels are ignored).
+            mask: (H, W) or (H, W, 1) of zeros and ones, 1 = hole (checked by
+                the inpainting task, `tfimage.tasks.inpainting.check_mask`).
+
+        Returns:
+            The inpainted float32 image, clipped to [0, 1].
+        """
+        import cv2
+
+        image = _check_image(image)
+        if mask is None:
+            raise ValueError("An inpainting mask is required (white/1 = hole). Received: mask=None")
+        mask = np.asarray(mask, dtype=np.float32).reshape(image.shape[:2] + (1,))
+        known = image * (1.0 - mask)
+        pixels = np.round(np.clip(known, 0.0, 1.0) * 255.0).astype(np.uint8)
+        holes = np.ascontiguousarray(mask[:, :, 0].astype(np.uint8))
+        flag = getattr(cv2, self.flag_name)
+        if image.shape[2] == 3:
+            filled = cv2.inpaint(np.ascontiguousarray(pixels), holes, self.radius, flag)
+        else:
+            filled = cv2.inpaint(np.ascontiguousarray(pixels[:, :, 0]), holes, self.radius, flag)[:, :, None]
+        filled = filled.astype(np.float32) / 255.0
+        return np.clip(known + mask * filled, 0.0, 1.0).astype(np.float32)
+
+
+class Telea(_OpenCVInpainting):
+    """Fast-marching inpainting (Telea 2004), OpenCV's INPAINT_TELEA.
+
+    Args:
+        radius: the neighbourhood radius in pixels.
+    """
+
+    description = "Telea 2004 fast-marching inpainting (OpenCV INPAINT_TELEA, radius 3)"
+    flag_name = "INPAINT_TELEA"
+
+
+class NavierStokes(_OpenCVInpainting):
+    """Navier-Stokes inpainting (Bertalmio et al. 2001), OpenCV's INPAINT_NS.
+
+    Args:
+        radius: the neighbourhood radius in pixels.
+    """
+
+    description = "Navier-Stokes inpainting (Bertalmio et al. 2001, OpenCV INPAINT_NS, radius 3)"
+    flag_name = "INPAINT_NS"
+
+
+class Bicubic:
+    """Bicubic upsampling (TensorFlow's bicubic resize): the super-resolution floor."""
+
+    task = "sr"
+    channels = None
+    noise_level_input = False
+    description = "bicubic upsampling (TensorFlow tf.image.resize), the SR baseline"
+
+    def predict_image(self, image, scale=None):
+        """Upsamples a low-resolution image by `scale` (2, 3 or 4).
+
+        Returns:
+            The float32 (H * scale, W * scale, C) image, clipped to [0, 1].
+        """
+        from tfimage import degradations
+
+        image = np.asarray(image, dtype=np.float32)
+        image = image[:, :, None] if image.ndim == 2 else image
+        upsampled = degradations.bicubic_upsample(image, scale).numpy()
+        return np.clip(upsampled, 0.0, 1.0).astype(np.float32)

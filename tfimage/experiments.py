@@ -1,4 +1,4 @@
-"""Transfer experiments: the same training from scratch and from pretrained weights.
+"""Scratch vs pretrained: the same training from random and from pretrained weights.
 
 `transfer_denoise` trains one network twice on a task the pretrained model
 has not seen (stronger noise, Poisson noise or JPEG plus noise) with only a
@@ -6,6 +6,8 @@ few training images: (i) from random weights, (ii) from the pretrained
 weights; same architecture, steps, batches, noise and seeds. It measures the
 validation PSNR along the way and how many steps each run needs to reach the
 scratch run's final PSNR: the claim "pretraining helps" as a number.
+`benchmarks/transfer_denoise.py` runs it at full size and writes the curves
+under benchmarks/results/.
 
 Reference for the setting: J. Yosinski, J. Clune, Y. Bengio, H. Lipson, "How
 transferable are features in deep neural networks?", NeurIPS 2014.
@@ -16,7 +18,7 @@ import os
 
 import keras
 
-from tfimage import degradations, pretrained
+from tfimage import degradations
 from tfimage.datasets import pipelines
 from tfimage.training import mean_psnr
 
@@ -75,7 +77,7 @@ def transfer_denoise(
     seed=0,
     train_data="train400",
     validation_data="set12",
-    out_dir=os.path.join("benchmarks", "results"),
+    out_dir=None,
     data_dir=None,
     network=None,
     verbose=0,
@@ -96,7 +98,8 @@ def transfer_denoise(
             same for both runs (Adam with gradient clipping; 3e-4 keeps the
             first fine-tuning steps from wiping out the pretrained features).
         train_data, validation_data: catalogue names, folders or path lists.
-        out_dir: where the CSV and PNG go (None: write nothing).
+        out_dir: where `transfer_denoise_<task>.csv` and `.png` go (None:
+            write nothing).
         data_dir: where sets and weights are looked for first.
         network: use this Keras network as "pretrained" instead of loading
             `pretrained_name` (tests use a tiny one).
@@ -115,7 +118,12 @@ def transfer_denoise(
     if eval_steps is None:
         eval_steps = list(range(0, 50, 5)) + list(range(50, steps + 1, 25))
     eval_steps = sorted({int(step) for step in eval_steps if 0 <= step <= steps} | {steps})
-    source = network if network is not None else pretrained.load(pretrained_name, data_dir=data_dir)
+    if network is None:
+        from tfimage import zoo
+
+        source = zoo.load(pretrained_name, data_dir=data_dir)
+    else:
+        source = network
     channels = source.inputs[0].shape[-1]
     if len(source.inputs) != 1:
         raise ValueError(
@@ -158,7 +166,7 @@ def transfer_denoise(
     return result
 
 
-def _write_curves(stem, steps, scratch, pretrained, pretrained_label, title):
+def write_curves(stem, steps, scratch, pretrained, pretrained_label, title):
     """Writes `stem`.csv (step, scratch_psnr, pretrained_psnr; atomically) and `stem`.png."""
     from tfimage import plots
 
@@ -179,59 +187,8 @@ def _write_curves(stem, steps, scratch, pretrained, pretrained_label, title):
 
 def _write_outputs(result, out_dir):
     steps = result["steps"]
-    return _write_curves(
+    return write_curves(
         os.path.join(out_dir, f"transfer_denoise_{result['task']}"), steps,
         [result["scratch"][s] for s in steps], [result["pretrained"][s] for s in steps],
         f"from {result['pretrained_name']}", TRANSFER_TASKS[result["task"]]["description"],
     )
-
-
-def transfer_encoder(
-    pretrained_from,
-    data="train400",
-    task="denoise",
-    encoder=None,
-    train_images=50,
-    out_dir=os.path.join("benchmarks", "results"),
-    channels=1,
-    data_dir=None,
-    **options,
-):
-    """Pretrained vs random U-Net encoder at equal steps (`compare_encoder_init`), with CSV and PNG.
-
-    Args:
-        pretrained_from: a model name/`.keras` path whose leading convolutions
-            initialise the plain encoder, or with a backbone `encoder`,
-            "imagenet" or a weights file.
-        data: training images; the first `train_images` train, the last 4
-            are held out.
-        task: "denoise", "inpaint" or "sr".
-        encoder: None (plain) or a backbone name.
-        train_images: how many training images.
-        out_dir: where `transfer_encoder_<task>.csv/.png` go (None: nowhere).
-        channels: 1 or 3.
-        data_dir: where catalogue sets and weights are looked for first.
-        **options: further `compare_encoder_init` arguments (steps,
-            eval_every, filters, patch_size, batch_size, learning_rate,
-            sigma, hole_ratio, scale, seed).
-
-    Returns:
-        The `compare_encoder_init` dict, plus "csv" and "png" when written.
-    """
-    from tfimage import restoration_tasks
-
-    if isinstance(train_images, bool) or int(train_images) < 1:
-        raise ValueError(f"train_images must be positive. Received: train_images={train_images}")
-    _, images = pipelines.load_source(data, channels=channels, data_dir=data_dir)
-    images = images[: int(train_images)] + images[-4:]
-    result = restoration_tasks.compare_encoder_init(
-        images, pretrained_from, task=task, encoder=encoder, channels=channels, validation_images=4,
-        data_dir=data_dir, **options,
-    )
-    if out_dir:
-        result.update(_write_curves(
-            os.path.join(out_dir, f"transfer_encoder_{task}"), result["steps"], result["scratch"],
-            result["pretrained"], f"encoder from {os.path.basename(str(pretrained_from))}",
-            f"U-Net {task}: pretrained vs random encoder ({len(images) - 4} images)",
-        ))
-    return result

@@ -28,8 +28,8 @@ rank on purpose, so that the server, which does not enforce declared shapes,
 still reaches these checks. A wrong dtype is rejected by the signature
 itself.
 
-Large images are tiled inside the graph exactly as `tfimage.inference`
-tiles them: when H or W exceeds `max_size` (1024 by default) the image is
+Large images are tiled inside the graph by the layout rule of
+`tfimage.execution` (`tile_grid`): when H or W exceeds `max_size` (1024 by default) the image is
 cut into `max_size` tiles overlapping by `overlap` pixels (64 by default),
 with origins on multiples of 8, each tile is restored on its own and only
 its interior is kept. With `overlap // 2` at least the network's
@@ -58,9 +58,10 @@ import tempfile
 
 import numpy as np
 
+from tfimage.execution import TILE_ALIGNMENT
+
 DEFAULT_MAX_SIZE = 1024
 DEFAULT_OVERLAP = 64
-TILE_ALIGNMENT = 8
 SIGNATURES = ("serving_default", "serving_float")
 OUTPUT_KEY = "restored"
 GENERATOR_SIGNATURES = ("serving_default",)
@@ -90,7 +91,7 @@ def resolve_network(model, data_dir=None):
 
     Args:
         model: a model name or `.keras` path (resolved by
-            `tfimage.pretrained.load`), a functional Keras model, or a
+            `tfimage.zoo.load`), a functional Keras model, or a
             wrapper with a `network` attribute (`tfimage.models.Restorer`).
         data_dir: where official weights are looked for first.
 
@@ -103,10 +104,11 @@ def resolve_network(model, data_dir=None):
     """
     import keras
 
-    from tfimage import inference, pretrained
+    from tfimage import execution, zoo
+    from tfimage.tasks.denoise import check_denoiser
 
     if isinstance(model, (str, os.PathLike)):
-        model = pretrained.load(model, data_dir=data_dir)
+        model = zoo.load(model, data_dir=data_dir)
     network = getattr(model, "network", None)
     if network is None:
         network = model
@@ -115,8 +117,8 @@ def resolve_network(model, data_dir=None):
             "Only Keras models can be exported for TF Serving; classical baselines "
             f"(bm3d, nlm, noisy) run outside TensorFlow. Received: model={model!r}"
         )
-    inference.check_denoiser(network)
-    channels, takes_noise_level = inference.model_signature(model)
+    check_denoiser(network)
+    channels, takes_noise_level = execution.model_signature(model)
     shape = tuple(network.inputs[0].shape)
     if len(shape) != 4 or channels not in (1, 3):
         raise ValueError(
@@ -127,14 +129,16 @@ def resolve_network(model, data_dir=None):
 
 
 def _axis_tiles(size, max_size, overlap):
-    """In-graph twin of `tfimage.inference._tile_starts`: tile starts, ends and cuts."""
+    """`tfimage.execution.tile_layout` on a tensor size: tile starts, ends and cuts (the same rule)."""
     import tensorflow as tf
 
-    stride = max(TILE_ALIGNMENT, (max_size - overlap) // TILE_ALIGNMENT * TILE_ALIGNMENT)
-    last = tf.maximum(0, (size - max_size) // TILE_ALIGNMENT * TILE_ALIGNMENT)
+    from tfimage.execution import tile_cut, tile_grid
+
+    stride, last = tile_grid(size, max_size, overlap, TILE_ALIGNMENT)
+    last = tf.maximum(0, last)
     starts = tf.concat([tf.range(0, last, stride), [last]], axis=0)
     ends = tf.concat([starts[:-1] + max_size, [size]], axis=0)
-    cuts = tf.concat([[0], (starts[1:] + ends[:-1]) // 2, [size]], axis=0)
+    cuts = tf.concat([[0], tile_cut(ends[:-1], starts[1:]), [size]], axis=0)
     return starts, ends, cuts
 
 
@@ -288,7 +292,7 @@ def resolve_generator(model, data_dir=None):
 
     Args:
         model: a model name or `.keras` path (resolved by
-            `tfimage.pretrained.load`) or a model object.
+            `tfimage.zoo.load`) or a model object.
         data_dir: where official weights are looked for first.
 
     Returns:
@@ -297,12 +301,12 @@ def resolve_generator(model, data_dir=None):
         VAE's `decoder`, logits), "kind" ("gan" or "vae"), "latent_dim" and
         "num_classes" (None when unconditional).
     """
-    from tfimage import pretrained
+    from tfimage import zoo
     from tfimage.models.gan import GAN
     from tfimage.models.vae import VAE
 
     if isinstance(model, (str, os.PathLike)):
-        model = pretrained.load(model, data_dir=data_dir)
+        model = zoo.load(model, data_dir=data_dir)
     if isinstance(model, GAN):
         network, kind = model.ema_generator, "gan"
     elif isinstance(model, VAE):
@@ -395,7 +399,7 @@ def export_model(model, export_dir, version=1, overwrite=False, max_size=DEFAULT
     """Exports a restoration or generative model as a SavedModel that TF Serving can load.
 
     Args:
-        model: a model name or `.keras` path (see `tfimage.pretrained.load`),
+        model: a model name or `.keras` path (see `tfimage.zoo.load`),
             a Keras model, a `Restorer`, or a `GAN` / `VAE` (exported as a
             generator: latents, and classes when conditional, in; uint8
             images out; see the module docstring).
@@ -437,9 +441,9 @@ def export_model(model, export_dir, version=1, overwrite=False, max_size=DEFAULT
             f"(--overwrite). Received: export_dir={base}, version={version}"
         )
     if isinstance(model, (str, os.PathLike)):
-        from tfimage import pretrained
+        from tfimage import zoo
 
-        model = pretrained.load(model, data_dir=data_dir)
+        model = zoo.load(model, data_dir=data_dir)
     generator = resolve_generator(model)
     if generator is not None:
         network = generator["network"]

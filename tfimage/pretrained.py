@@ -1,13 +1,12 @@
 """Pretrained models: the authors' official weights, imported into Keras.
 
-`MODELS` is the registry of named models, one plain dict per name, so the
-command line can list them; `load(name)` returns a ready Keras model. The
-official DnCNN and FFDNet releases are MatConvNet `.mat` files (MATLAB v7.3,
-i.e. HDF5); they are read with h5py from the folders that
-`tfimage.datasets.catalogue.locate` resolves (and downloads when online), and
-their convolutions are copied one by one into the networks of
-`tfimage.networks`. A path to a `.keras` file loads with
-`keras.saving.load_model`.
+`MODELS` lists the official models, one plain dict per name;
+`load_official(name)` returns a ready Keras model (`tfimage.zoo.load`
+resolves every model name, these included). The official DnCNN and FFDNet
+releases are MatConvNet `.mat` files (MATLAB v7.3, i.e. HDF5); they are read
+with h5py from the folders that `tfimage.datasets.catalogue.locate` resolves
+(and downloads when online), and their convolutions are copied one by one
+into the networks of `tfimage.networks`.
 
 References:
     K. Zhang, W. Zuo, Y. Chen, D. Meng, L. Zhang, "Beyond a Gaussian Denoiser:
@@ -155,92 +154,6 @@ MODELS = {
         "filters": 96,
     },
 }
-
-
-# Models this project trained itself, shipped in saved_models/ (see its README
-# for the command, data, steps and scores of each).
-OUR_MODELS = {
-    "tfimage-gray-blind": {
-        "description": "ours: gray blind denoiser, residual FFDNet-style, trained on Train400, sigma 0-55",
-        "channels": 1,
-        "noise_level_input": True,
-        "sigma": None,
-        "sigma_range": (0, 55),
-        "file": "tfimage-gray-blind.keras",
-    },
-    "tfimage-color-blind": {
-        "description": "ours: color blind denoiser, tfimage-gray-blind on opponent color channels, fine-tuned on 6 bundled photos",
-        "channels": 3,
-        "noise_level_input": True,
-        "sigma": None,
-        "sigma_range": (0, 55),
-        "file": "tfimage-color-blind.keras",
-    },
-    "tfimage-sr-x4": {
-        "description": "ours: x4 super-resolution, small EDSR with a bicubic skip, on luma (color images through Y)",
-        "task": "sr",
-        "scale": 4,
-        "channels": 1,
-        "sigma": None,
-        "file": "tfimage-sr-x4.keras",
-    },
-    "tfimage-sr-x2": {
-        "description": "ours: x2 super-resolution, fine-tuned from tfimage-sr-x4 (all but the last layer)",
-        "task": "sr",
-        "scale": 2,
-        "channels": 1,
-        "sigma": None,
-        "file": "tfimage-sr-x2.keras",
-    },
-    "tfimage-inpaint": {
-        "description": "ours: free-form hole inpainting, normalized-convolution fill + three U-Net stages, gray (color: per channel)",
-        "task": "inpaint",
-        "channels": 1,
-        "sigma": None,
-        "file": "tfimage-inpaint.keras",
-    },
-    "mnist-gan": {
-        "description": "ours: class-conditional DCGAN on MNIST (EMA generator), 28x28 gray",
-        "task": "generation",
-        "sigma": None,
-        "file": "mnist-gan.keras",
-    },
-    "mnist-vae": {
-        "description": "ours: class-conditional convolutional VAE on MNIST (latent mixture prior), 28x28 gray",
-        "task": "generation",
-        "sigma": None,
-        "file": "mnist-vae.keras",
-    },
-    "mnist-classifier": {
-        "description": "ours: MNIST classifier whose 128 penultimate features FID/KID use",
-        "task": "features",
-        "sigma": None,
-        "file": "mnist-classifier.keras",
-    },
-}
-
-
-def saved_models_dir():
-    """The folder of our own trained models: $TFIMAGE_MODELS_DIR or the repository's saved_models/."""
-    from tfimage.models.saving import models_dir
-
-    return models_dir()
-
-
-def list_models():
-    """Every model name the CLI accepts, with its spec and "kind", in order.
-
-    Kinds: "pretrained" (official weights), "ours" (saved_models/) and
-    "baseline" (classical methods from `tfimage.baselines`).
-    """
-    from tfimage.baselines import BASELINES
-
-    models = {name: dict(spec, kind="pretrained") for name, spec in MODELS.items()}
-    models.update({name: dict(spec, kind="ours") for name, spec in OUR_MODELS.items()})
-    models.update(
-        {name: dict(spec, kind="baseline", sigma=None) for name, spec in BASELINES.items()}
-    )
-    return models
 
 
 def _mat_string(dataset):
@@ -410,25 +323,11 @@ def _build(spec, name):
     )
 
 
-def _load_keras_file(path):
-    import keras
-
-    from tfimage.models.saving import register_custom_objects
-
-    register_custom_objects()  # before deserialising
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Model file not found. Received: path={path}")
-    return keras.saving.load_model(path, compile=False)
-
-
-def load(name, data_dir=None):
-    """Returns a ready-to-use Keras model by registry name or `.keras` path.
+def load_official(name, data_dir=None):
+    """Builds the Keras network of an official model of `MODELS` and copies its weights in.
 
     Args:
-        name: a key of `MODELS` (e.g. "dncnn-s25", "ffdnet-color") or the path
-            of a `.keras` file (loaded uncompiled with
-            `keras.saving.load_model`).
+        name: a key of `MODELS` (e.g. "dncnn-s25", "ffdnet-color").
         data_dir: a folder holding the weight folders (`DnCNN_MatConvNet/`,
             `FFDNet_MatConvNet/`); otherwise `TFIMAGE_DATA_DIR`, the user
             cache and finally a download are tried (see
@@ -442,40 +341,15 @@ def load(name, data_dir=None):
 
     Raises:
         ValueError: unknown name, or weights that do not fit the network.
-        FileNotFoundError: the weights or the `.keras` file cannot be found.
+        FileNotFoundError: the weights cannot be found.
     """
-    if not isinstance(name, (str, os.PathLike)):
-        raise ValueError(f"name must be a string. Received: name={name!r}")
-    text = os.fspath(name)
-    if text.endswith(".keras") or (text not in MODELS and os.path.isfile(text)):
-        return _load_keras_file(text)
-    from tfimage.baselines import BASELINES
-
-    if text in BASELINES:
-        return BASELINES[text]["factory"]()
-    if text in OUR_MODELS:
-        path = os.path.join(saved_models_dir(), OUR_MODELS[text]["file"])
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"Model {text!r} is not in {saved_models_dir()} (train it with the command in "
-                f"saved_models/README.md, or set TFIMAGE_MODELS_DIR). Received: name={text!r}"
-            )
-        return _load_keras_file(path)
-    if text not in MODELS:
-        raise ValueError(
-            f"Unknown model. Expected one of {sorted(list_models())} or the path of a "
-            f".keras file. Received: name={text!r}"
-        )
-    spec = MODELS[text]
-    if spec.get("format") != "matconvnet":
-        raise ValueError(
-            f"Model {text!r} has no Keras network to load (format="
-            f"{spec.get('format')!r}). Received: name={text!r}"
-        )
+    if name not in MODELS:
+        raise ValueError(f"Unknown official model. Expected one of {sorted(MODELS)}. Received: name={name!r}")
+    spec = MODELS[name]
     from tfimage.datasets import catalogue
 
     folder = catalogue.locate(spec["weights"], data_dir=data_dir)
     path = os.path.join(folder, spec["file"])
-    model = _build(spec, text)
+    model = _build(spec, name)
     set_conv_weights(model, matconvnet_conv_weights(path), source=path)
     return model

@@ -1,25 +1,28 @@
-"""Training and fine-tuning: callbacks, resumable runs, transfer helpers.
+"""The restoration training loop: `train_restorer` and its callbacks.
 
-`train_denoiser` is what `tfimage train denoise` runs: a Restorer around a
-DnCNN or FFDNet network, fed by `restoration_dataset`, with
+`train_restorer(data, out_dir, config)` trains (or fine-tunes) one network
+for any task of `tfimage.tasks`: a `Restorer` around a functional network, fed
+by `restoration_dataset` with the task's `training_degradation`, with
 
 - `AtomicCheckpoint`: the best model by validation PSNR, written to a
   temporary file and renamed (a crash never leaves a broken `model.keras`),
 - `keras.callbacks.BackupAndRestore`: a killed run resumes at the last
   backed-up step, with its optimizer state and epoch counter,
-- `keras.callbacks.TerminateOnNaN`: a NaN loss stops the run; the best
-  checkpoint on disk stays the last good one,
+- `keras.callbacks.TerminateOnNaN` and `ValidationPSNR`'s weight check: a
+  NaN loss or non-finite weights stop the run; the best checkpoint on disk
+  stays the last good one,
 - `keras.callbacks.CSVLogger` (appending, so a resumed run keeps its history)
   and `keras.callbacks.TensorBoard`,
-- validation PSNR/SSIM on held-out images after every epoch.
+- validation PSNR on held-out images after every epoch (the task's
+  `validation_degradation`).
 
-Transfer: `--init MODEL_NAME|PATH` copies weights from a pretrained network
-of the same shape (layer by layer, or the matching layers with
-`init_from_weights(strict=False)`), `freeze_layers=K` freezes the first K
-convolutions, and the learning rate is yours to set (lower for fine-tuning).
+What a run trains is a `tfimage.train_config.TrainConfig`, saved as
+OUT/train_config.json; transfer (weights from a pretrained network, frozen
+layers) is in `tfimage.transfer`.
 """
 
-import json
+import csv
+import math
 import os
 import warnings
 
@@ -27,38 +30,56 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfimage import degradations
+from tfimage import execution, transfer
 from tfimage.datasets import pipelines
 from tfimage.models.saving import save_atomic
-from tfimage.networks import TASK_ARCHS  # (re-exported: training.TASK_ARCHS)
-from tfimage.networks.ffdnet import conv_layers  # (re-exported: training.conv_layers)
+from tfimage.networks.ffdnet import conv_layers  # (also `training.conv_layers`)
+from tfimage.tasks import get_task
+from tfimage.train_config import CONFIG_FILE, DEFAULT_ARCH, TASK_ARCHS, TrainConfig, check_out_dir, prepare_out_dir
 
-CONFIG_FILE = "train_config.json"
+__all__ = [
+    "AtomicCheckpoint", "CONFIG_FILE", "DEFAULT_ARCH", "TASK_ARCHS", "TrainConfig", "ValidationPSNR",
+    "build_network", "conv_layers", "mean_psnr", "mirrored_strategy", "slow_dtype_policy_warning",
+    "train_denoiser", "train_restorer", "uses_mixed_precision", "weights_are_finite", "with_dtype_policy",
+]
+
+
+def weights_are_finite(model):
+    """Whether every weight of `model` is finite (no NaN or infinity)."""
+    return all(np.isfinite(weight).all() for weight in model.get_weights())
 
 
 @keras.saving.register_keras_serializable(package="tfimage")
 class AtomicCheckpoint(keras.callbacks.Callback):
     """Saves the model to `filepath` atomically (temp file + rename) when it improves.
 
+    A model with non-finite weights is never saved (training stops instead),
+    so the file on disk stays the last good one.
+
     Args:
         filepath: a `.keras` path.
-        monitor: the log key to watch, e.g. "val_psnr".
+        monitor: the log key to watch, e.g. "val_psnr" (None with
+            `save_best_only=False`: save after every epoch).
         mode: "max" or "min".
         save_best_only: save only when `monitor` improves; else every epoch.
         export_network: save `model.network` (the bare functional network)
             instead of the training wrapper.
+        best: the best value so far (a resumed run's), or None.
     """
 
-    def __init__(self, filepath, monitor="val_psnr", mode="max", save_best_only=True, export_network=True):
+    def __init__(self, filepath, monitor="val_psnr", mode="max", save_best_only=True, export_network=True,
+                 best=None):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min'. Received: mode={mode!r}")
+        if monitor is None and save_best_only:
+            raise ValueError("save_best_only needs a monitor. Received: monitor=None")
         self.filepath = filepath
         self.monitor = monitor
         self.mode = mode
         self.save_best_only = save_best_only
         self.export_network = export_network
-        self.best = None
+        self.best = best
 
     def _improved(self, value):
         if self.best is None:
@@ -67,12 +88,20 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        value = logs.get(self.monitor)
-        if value is None or not np.isfinite(value):
+        value = None
+        if self.monitor is not None:
+            value = logs.get(self.monitor)
+            if value is None or not np.isfinite(value):
+                return
+            if self.save_best_only and not self._improved(value):
+                return
+        if not weights_are_finite(self.model):
+            print(f"Epoch {epoch + 1}: the weights are not finite; stopping ({self.filepath} keeps the last good "
+                  "model).")
+            self.model.stop_training = True
             return
-        if self.save_best_only and not self._improved(value):
-            return
-        self.best = value
+        if value is not None and self._improved(value):
+            self.best = value
         target = self.model.network if self.export_network and hasattr(self.model, "network") else self.model
         if target is not self.model and uses_mixed_precision(target):  # ship float32 networks
             target = with_dtype_policy(target, "float32")
@@ -173,82 +202,24 @@ def with_dtype_policy(network, dtype_policy):
     return copy
 
 
-def init_from_weights(network, source, strict=True):
-    """Copies the convolution weights of `source` into `network`, layer by layer.
-
-    Args:
-        network: the model being initialised.
-        source: a model with the same convolution stack (e.g. a pretrained
-            DnCNN or FFDNet).
-        strict: require every convolution to match in shape; with False,
-            mismatched layers are skipped (e.g. a widened first layer).
-
-    Returns:
-        The number of layers copied.
-    """
-    targets, sources = conv_layers(network), conv_layers(source)
-    if strict and len(targets) != len(sources):
-        raise ValueError(
-            f"The pretrained network has {len(sources)} convolutions, this one "
-            f"{len(targets)}. Received: source={source.name}"
-        )
-    copied = 0
-    for target, origin in zip(targets, sources):
-        shapes = [w.shape for w in target.get_weights()]
-        weights = origin.get_weights()
-        if [w.shape for w in weights] != shapes:
-            if strict:
-                raise ValueError(
-                    f"Layer {target.name} has weights {shapes}, the pretrained layer "
-                    f"{origin.name} {[w.shape for w in weights]}. Received: source={source.name}"
-                )
-            continue
-        target.set_weights(weights)
-        copied += 1
-    return copied
-
-
-def freeze_first(network, count):
-    """Freezes the first `count` convolutions of a network (fine-tuning)."""
-    layers = conv_layers(network)
-    if not 0 <= count <= len(layers):
-        raise ValueError(
-            f"freeze_layers must be between 0 and {len(layers)}. Received: freeze_layers={count}"
-        )
-    for layer in layers[:count]:
-        layer.trainable = False
-    return layers[:count]
-
-
-def unfreeze_all(layer):
-    """Makes `layer` and every layer nested in it trainable.
-
-    `layer.trainable = True` alone is not enough under the TensorFlow backend:
-    assigning a value a layer already has is skipped (`KerasAutoTrackable`),
-    so a trainable model keeps the frozen sublayers it was saved with (e.g.
-    the first stage of `with_refinement_stage`).
-    """
-    layer.trainable = True
-    for sublayer in getattr(layer, "layers", []):
-        unfreeze_all(sublayer)
-
-
 def mean_psnr(model, degraded, clean):
     """Mean PSNR of `model` on whole images, one at a time (outputs clipped to [0, 1]).
 
     Args:
-        model: a Keras model or Restorer.
+        model: a Keras model or Restorer (run as a graph, `execution.graph_call`).
         degraded: per image, the degraded (H, W, C) tensor, or a pair
-            (degraded, noise_level) for models with a noise-level input.
+            (degraded, noise_level) for models with a noise-level input (or
+            (masked, mask) for inpainting models).
         clean: the clean (H, W, C) images.
 
     Returns:
-        The mean PSNR in dB (NaN when the model outputs NaN).
+        The mean PSNR in dB (NaN when the model outputs NaN). A graph can map
+        NaN weights to finite outputs (oneDNN's ReLU turns NaN into 0): check
+        the weights with `weights_are_finite`.
     """
     from tfimage import metrics
-    from tfimage.inference import graph_call
 
-    forward = graph_call(model)
+    forward = execution.graph_call(model)
     values = []
     for noisy, image in zip(degraded, clean):
         if isinstance(noisy, tuple):  # (image, noise level) or (masked image, mask)
@@ -256,14 +227,19 @@ def mean_psnr(model, degraded, clean):
             second = second[None] if second.shape.rank == 3 else tf.reshape(second, (1, 1))
             inputs = (tf.convert_to_tensor(noisy[0], tf.float32)[None], second)
         else:
-            inputs = noisy[None]
+            inputs = tf.convert_to_tensor(noisy, tf.float32)[None]
         restored = tf.clip_by_value(forward(inputs), 0.0, 1.0)
         values.append(float(metrics.psnr(image[None], restored)[0]))
     return float(np.mean(values))
 
 
 class ValidationPSNR(keras.callbacks.Callback):
-    """Logs the mean PSNR of held-out images after each epoch (as `val_psnr`).
+    """Logs the mean PSNR of held-out images after each epoch (as `val_psnr`), and checks the weights.
+
+    When a weight is not finite the epoch logs NaN and training stops (like
+    `TerminateOnNaN`; `AtomicCheckpoint` then keeps the last good model): the
+    validation graph alone would not tell, since oneDNN's ReLU maps NaN to 0
+    and a network whose first layer is NaN returns finite images.
 
     Args:
         images: the clean held-out images.
@@ -276,7 +252,7 @@ class ValidationPSNR(keras.callbacks.Callback):
 
     def __init__(self, images, degradation, seed=1234, repeats=1):
         super().__init__()
-        if not repeats >= 1:
+        if isinstance(repeats, bool) or not repeats >= 1:
             raise ValueError(f"repeats must be at least 1. Received: repeats={repeats}")
         draws = range(int(repeats))
         self.images = [image for _ in draws for image in images]
@@ -287,37 +263,17 @@ class ValidationPSNR(keras.callbacks.Callback):
         ]
 
     def on_epoch_end(self, epoch, logs=None):
-        value = mean_psnr(self.model, self.noisy, self.images)
+        if not weights_are_finite(self.model):
+            value = float("nan")
+            print(f"Epoch {epoch + 1}: the weights are not finite; stopping (the best checkpoint stays the last good one).")
+            self.model.stop_training = True
+        else:
+            value = mean_psnr(self.model, self.noisy, self.images)
+            if not np.isfinite(value):
+                print(f"Epoch {epoch + 1}: validation PSNR is {value}; stopping.")
+                self.model.stop_training = True
         if logs is not None:
             logs["val_psnr"] = value
-        if not np.isfinite(value):
-            # Non-finite weights can hide behind a finite training loss (ReLU maps NaN to 0
-            # in oneDNN): stop like TerminateOnNaN; the best checkpoint stays the last good one.
-            print(f"Epoch {epoch + 1}: validation PSNR is {value}; stopping (the weights are not finite).")
-            self.model.stop_training = True
-
-
-def noise_training_degradation(sigma=None, sigma_range=None, noise_level_input=False):
-    """The training degradation: fixed sigma or a per-patch sigma from a range (0-255 units)."""
-    if (sigma is None) == (sigma_range is None):
-        raise ValueError(
-            f"Give exactly one of sigma and sigma_range. Received: sigma={sigma}, sigma_range={sigma_range}"
-        )
-    if sigma is not None:
-        level = degradations.sigma_to_stddev(sigma)
-
-        def fixed(patch, seed):
-            noisy = degradations.gaussian_noise(patch, level, seed)
-            return (noisy, tf.constant([level], tf.float32)) if noise_level_input else noisy
-
-        return fixed
-    low, high = (degradations.sigma_to_stddev(value) for value in sigma_range)
-
-    def ranged(patch, seed):
-        noisy, level = degradations.random_gaussian_noise(patch, (low, high), seed)
-        return (noisy, level) if noise_level_input else noisy
-
-    return ranged
 
 
 def build_network(arch, channels, depth=None, filters=None, residual=None, task="denoise", scale=4):
@@ -358,7 +314,7 @@ def build_network(arch, channels, depth=None, filters=None, residual=None, task=
         from tfimage.networks.espcn import build_espcn
 
         return build_espcn(scale, channels)
-    from tfimage.networks.unet import build_unet, build_unet_sr
+    from tfimage.networks.unet import build_unet_sr
 
     widths = tuple((filters or 32) * 2**level for level in range(depth or 4))
     if task == "sr":
@@ -369,400 +325,202 @@ def build_network(arch, channels, depth=None, filters=None, residual=None, task=
     return build_inpainting_unet(channels, filters=widths)
 
 
-def check_out_dir(out_dir, config, overwrite=False):
-    """Refuses an out_dir that holds a different run, unless overwrite; returns True to resume."""
-    path = os.path.join(out_dir, CONFIG_FILE)
+def _call_with(function, options, **extra):
+    """`function(**the options it takes, **the extra ones it takes)`."""
+    import inspect
+
+    names = inspect.signature(function).parameters
+    given = {key: value for key, value in {**options, **extra}.items() if key in names}
+    return function(**given)
+
+
+def _validation_options(options):
+    """The task options for validation: `validation_NAME` (when not None) replaces NAME."""
+    chosen = {key: value for key, value in options.items() if not key.startswith("validation_")}
+    for key, value in options.items():
+        if key.startswith("validation_") and value is not None:
+            chosen[key[len("validation_"):]] = value
+    return chosen
+
+
+def _best_logged(out_dir, monitor="val_psnr"):
+    """The best finite `monitor` value in a run's log.csv (a resumed run's best checkpoint), or None."""
+    path = os.path.join(out_dir, "log.csv")
     if not os.path.isfile(path):
-        if os.path.isfile(os.path.join(out_dir, "model.keras")) and not overwrite:
-            raise ValueError(
-                f"The output folder already holds a model from another run; pass overwrite=True "
-                f"(--overwrite) or choose another folder. Received: out={out_dir}"
-            )
-        return False
+        return None
+    values = []
     with open(path) as stream:
-        previous = json.load(stream)
-    if previous == config:
-        return True
-    if not overwrite:
-        changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
-        raise ValueError(
-            f"The output folder holds a different model (differs in {', '.join(changed)}); pass "
-            f"overwrite=True (--overwrite) or choose another folder. Received: out={out_dir}"
-        )
-    import shutil
-
-    for name in (CONFIG_FILE, "model.keras", "backup", "log.csv"):
-        target = os.path.join(out_dir, name)
-        if os.path.isdir(target):
-            shutil.rmtree(target)
-        elif os.path.exists(target):
-            os.remove(target)
-    return False
+        for row in csv.DictReader(stream):
+            try:
+                value = float(row.get(monitor, "nan"))
+            except ValueError:
+                continue
+            if math.isfinite(value):
+                values.append(value)
+    return max(values) if values else None
 
 
-def train_restorer(
-    data,
-    out_dir,
-    task="denoise",
-    arch=None,
-    init="scratch",
-    sigma=None,
-    sigma_range=None,
-    channels=1,
-    depth=None,
-    filters=None,
-    residual=True,
-    patch_size=40,
-    batch_size=64,
-    steps=1000,
-    steps_per_epoch=100,
-    learning_rate=1e-3,
-    final_learning_rate=None,
-    warmup_steps=0,
-    loss="l2",
-    freeze_layers=0,
-    unfreeze=False,
-    widen=False,
-    opponent_color=False,
-    cross_channel=False,
-    partial_init=False,
-    scale=4,
-    hole_ratio=0.25,
-    mask_kind="strokes",
-    mask_scale=None,
-    composite_holes=False,
-    refinement_stage=False,
-    widen_refinement=None,
-    validation_images=8,
-    validation_repeats=1,
-    validation_sigma=None,
-    backup_every=50,
-    seed=0,
-    overwrite=False,
-    strategy=None,
-    tensorboard=True,
-    data_dir=None,
-    callbacks=None,
-    verbose=2,
-    dtype_policy=None,
-    color_augment=False,
-):
+def _build(config, source, verbose):
+    """The network of a run: new, partly copied from `source`, or `source`'s own, then the task's changes."""
+    from tfimage.networks.unet import required_multiple
+
+    task_options = config.task_options
+    if source is None or config.partial_init:
+        arch = config.arch or DEFAULT_ARCH[config.task]
+        network = build_network(arch, config.channels, config.depth, config.filters, config.residual,
+                                task=config.task, scale=task_options.get("scale", 4))
+        if config.partial_init:
+            copied = transfer.init_from_weights(network, source, strict=False)
+            if not copied:
+                raise ValueError(
+                    f"No convolution of the init model fits this network. Received: init={config.init_name}"
+                )
+            if verbose:
+                print(f"Copied {copied} of {len(conv_layers(network))} convolutions from {config.init_name}.")
+    else:  # the pretrained network's own architecture, with its weights
+        network = transfer.copy_network(source)
+        if config.unfreeze:
+            transfer.unfreeze_all(network)
+    if config.refinement_stage:
+        from tfimage.networks.inpainting import with_refinement_stage
+
+        network = with_refinement_stage(network, freeze_first_stage=not config.unfreeze)
+    if config.composite_holes:
+        from tfimage.networks.inpainting import with_hole_composite
+
+        network = with_hole_composite(network)
+    if config.dtype_policy != "float32":
+        network = with_dtype_policy(network, config.dtype_policy)
+    if config.freeze_layers:
+        transfer.freeze_first(network, config.freeze_layers)
+    return network, required_multiple(network)
+
+
+def train_restorer(data, out_dir, config=None, *, strategy=None, callbacks=None, verbose=2, data_dir=None,
+                   overwrite=False, tensorboard=True, backup_every=50, **options):
     """Trains (or fine-tunes) a restoration network; resumable, best model in out_dir/model.keras.
 
-    One loop for the three tasks, each a Restorer around a functional network
-    fed by `restoration_dataset` with the task's degradation applied on the fly:
-    "denoise" (Gaussian noise, fixed `sigma` or blind `sigma_range`), "sr"
-    (bicubic downsampling by `scale`; the network maps the low-resolution
-    patch to the high-resolution one) and "inpaint" (`random_mask` holes of
-    `hole_ratio`; the network takes `[masked, mask]`).
+    Examples:
+        train_restorer("train400", "runs/blind", task="denoise", sigma_range=(0, 55), patch_size=48)
+        train_restorer("train400", "runs/x2", TrainConfig(task="sr", data="train400", task_options={"scale": 2},
+                       init="tfimage-sr-x4", partial_init=True))
 
     Args:
-        data: training images: a catalogue name ("train400"), a bundled set
-            ("bundled-color"), a folder or a list of paths. The last `validation_images` images are held out
-            for validation and never trained on.
-        out_dir: run folder: model.keras (best by validation PSNR),
+        data: the training images: a catalogue name ("train400"), a bundled
+            set ("bundled-color"), a folder or a list of paths. The last
+            `config.validation_images` are held out for validation and never
+            trained on.
+        out_dir: the run folder: model.keras (best by validation PSNR),
             backup/ (resume state), log.csv, tensorboard/, train_config.json.
-        task: "denoise", "sr" or "inpaint".
-        arch: one of `TASK_ARCHS[task]` (default: ffdnet, edsr, unet).
-        init: "scratch", or a model name of `tfimage.pretrained`, a `.keras`
-            path or a Keras network: its architecture, channels and weights
-            are the starting point (arch, channels, depth, filters and
-            residual are then ignored).
-        sigma: denoise: fixed training noise level (0-255), or None with
-            sigma_range.
-        sigma_range: (low, high) noise levels (0-255) for blind training.
-        channels: 1 or 3.
-        depth, filters: network size (None: the paper's; see `build_network`).
-        residual: FFDNet only: predict the noise and subtract it (faster
-            training from scratch); official FFDNet weights are not residual.
-        patch_size, batch_size: training patches.
-        steps: total optimizer steps, rounded down to a multiple of
-            steps_per_epoch (the steps between validations and checkpoints,
-            at most `steps`).
-        learning_rate: Adam's initial learning rate; it decays along a cosine
-            to `final_learning_rate` (default learning_rate / 100).
-        warmup_steps: first raise the learning rate linearly from 0 to
-            `learning_rate` over this many steps (then the cosine runs over
-            the rest), so a fine-tuning run's fresh Adam state does not throw
-            the pretrained weights off with full-size first steps (Goyal et
-            al., "Accurate, large minibatch SGD", 2017).
-        loss: "l2", "l1", "charbonnier" or "psnr" (`Restorer`'s losses).
-        freeze_layers: freeze the first K convolutions (fine-tuning).
-        unfreeze: make every layer of the `init` network trainable first,
-            e.g. to train both stages of a refined inpainting model (saved
-            with its first stage frozen) end to end; with
-            `refinement_stage`, the new cascade trains both stages.
-        widen: turn a gray FFDNet `init` into a color one first
-            (`widen_to_color`): gray-to-color transfer.
-        opponent_color: turn a gray FFDNet-style `init` into a color model that
-            runs it on each channel of an opponent color space
-            (`tfimage.networks.opponent.build_opponent_color`; shared weights).
-        cross_channel: with `opponent_color`: each channel's pass also sees
-            the whole noisy image (`build_opponent_color(cross_channel=True)`:
-            new first-layer inputs that start at zero).
-        partial_init: build the network from arch/depth/filters and copy
-            only the `init` convolutions whose shapes match (e.g. an x4 SR
-            model into an x2 one: everything but the last convolution).
-        scale: sr: the upscaling factor (2, 3 or 4).
-        hole_ratio: inpaint: the fraction of missing pixels.
-        mask_kind: inpaint: "strokes" (free-form) or "boxes".
-        mask_scale: inpaint: the image size that sets the training holes'
-            stroke width and length: None (the patch's: thin strokes), a
-            size, or a range `(low, high)` drawn per patch
-            (`restoration_tasks.inpainting_degradation`). Validation masks
-            are then drawn at the middle of the range.
-        composite_holes: inpaint: keep the known pixels in the network's
-            output (`tfimage.networks.inpainting.with_hole_composite`, also
-            around an `init` model), so the loss counts the holes only.
-        refinement_stage: inpaint: add a refinement stage to the `init`
-            network, a copy of its last U-Net that refines its output, and
-            train only that (a third stage on a two-stage `init`;
-            `tfimage.networks.inpainting.with_refinement_stage`).
-        widen_refinement: inpaint: widen the last stage of a cascade `init`
-            network (or of the new one `refinement_stage` adds) by this
-            factor; the wider stage starts as the same function
-            (`tfimage.networks.inpainting.with_wider_refinement`).
-        validation_images: images held out for validation PSNR.
-        validation_repeats: degradations (noise draws, hole masks) per
-            held-out image in the validation PSNR; more make the choice of
-            the best checkpoint less noisy.
-        validation_sigma: noise level (0-255) for validation; default: `sigma`, or 25
-            (clipped into `sigma_range`) for blind training.
-        backup_every: steps between resume backups.
-        seed: seeds the weights, crops, flips and noise.
-        overwrite: replace a different run in out_dir.
-        strategy: a `tf.distribute.Strategy` (e.g. MirroredStrategy) or None.
-        tensorboard: write TensorBoard logs.
-        data_dir: where catalogue sets and weights are looked for first.
+            Running the same config again after a stop resumes from backup/.
+        config: a `TrainConfig`, or None to build one from `options`.
+        strategy: a `tf.distribute.Strategy` (e.g. `mirrored_strategy()`) or None.
         callbacks: extra Keras callbacks, run after tfimage's own.
         verbose: Keras fit verbosity.
-        dtype_policy: None (float32), or a Keras mixed policy such as
-            "mixed_bfloat16" (about 1.7x faster on CPUs with bfloat16
-            instructions, 15x slower on those without: a warning says so,
-            see `slow_dtype_policy_warning`) or
-            "mixed_float16" (GPUs): the network computes in that type, its
-            variables and the loss stay float32, and the saved model.keras is
-            float32 again (Micikevicius et al., "Mixed Precision Training",
-            ICLR 2018).
-        color_augment: 3-channel training: each patch also gets a random
-            order of R, G, B and, half the time, is inverted
-            (`pipelines.random_color_symmetry`), so a few color photos show
-            more color combinations than their own.
+        data_dir: where catalogue sets and weights are looked for first.
+        overwrite: replace a different (or finished) run in out_dir.
+        tensorboard: write TensorBoard logs.
+        backup_every: optimizer steps between resume backups.
+        **options: `TrainConfig` fields (task=, arch=, init=, steps=, ...;
+            over `config`'s when both are given) and the task's options
+            (denoise: sigma= or sigma_range=, validation_sigma=; sr: scale=;
+            inpaint: hole_ratio=, mask_kind=, mask_scale=).
 
     Returns:
         The Keras History of this call (a resumed run logs only its own
         epochs); the best model is `out_dir/model.keras`.
+
+    Raises:
+        ValueError: a bad option (the message names it), data that do not
+            fit, or an out_dir holding another run (`check_out_dir`).
     """
-    from tfimage import inference, pretrained, restoration_tasks
     from tfimage.models.restorer import Restorer
-    from tfimage.networks.unet import required_multiple
 
-    if task not in TASK_ARCHS:
-        raise ValueError(f"task must be one of {', '.join(TASK_ARCHS)}. Received: task={task!r}")
-    arch = arch or {"denoise": "ffdnet", "sr": "edsr", "inpaint": "unet"}[task]
-    if task == "sr":
-        scale = restoration_tasks.check_sr_scale(scale)
-        if patch_size % scale:
-            raise ValueError(f"patch_size must be a multiple of scale={scale}. Received: patch_size={patch_size}")
-    if task == "denoise" and (sigma is None) == (sigma_range is None):
-        raise ValueError(
-            f"Give exactly one of sigma and sigma_range. Received: sigma={sigma}, sigma_range={sigma_range}"
-        )
-
-    if steps < 1 or steps_per_epoch < 1:
-        raise ValueError(
-            f"steps and steps_per_epoch must be positive. Received: steps={steps}, "
-            f"steps_per_epoch={steps_per_epoch}"
-        )
-    steps_per_epoch = min(steps_per_epoch, steps)
-    epochs = steps // steps_per_epoch
-    total_steps = epochs * steps_per_epoch
+    config = TrainConfig.from_options(config, data=data, **options)
+    task = get_task(config.task)
     source = None
-    noise_level_input = arch == "ffdnet" or task == "inpaint"  # (an inpainting mask passes through like one)
-    from_scratch = isinstance(init, str) and init == "scratch"
-    init_name = init.name if isinstance(init, keras.Model) else str(init)
-    stage_option = "refinement_stage" if refinement_stage else "widen_refinement" if widen_refinement else None
-    if stage_option and (task != "inpaint" or from_scratch):
-        raise ValueError(
-            f"{stage_option} changes the stages of a trained inpainting network: it needs task='inpaint' and an "
-            f"init. Received: task={task!r}, init={init_name!r}"
-        )
-    if unfreeze and (partial_init or from_scratch):
-        raise ValueError(
-            "unfreeze makes the layers of the init network trainable: it needs an init (without partial_init). "
-            f"Received: init={init_name!r}, partial_init={partial_init}"
-        )
-    if (widen or opponent_color) and from_scratch:
-        raise ValueError("widen and opponent_color need a gray network to start from. Received: init='scratch'")
-    if widen and opponent_color:
-        raise ValueError("Give one of widen and opponent_color. Received: widen=True, opponent_color=True")
-    if cross_channel and not opponent_color:
-        raise ValueError("cross_channel goes with opponent_color=True. Received: cross_channel=True, opponent_color=False")
-    if not from_scratch:
-        source = init if isinstance(init, keras.Model) else pretrained.load(init, data_dir=data_dir)
-        if not isinstance(source, keras.Model):
-            raise ValueError(f"init must name a Keras network, not a baseline. Received: init={init!r}")
-        if widen:
-            source = widen_to_color(source)
-        if opponent_color:
+    if not config.from_scratch:
+        source = transfer.load_network(config.init, data_dir=data_dir)
+        if config.opponent_color:
             from tfimage.networks.opponent import build_opponent_color
 
-            source = build_opponent_color(source, cross_channel=cross_channel)
-        if not partial_init:  # the pretrained network's own channels and inputs
-            channels, noise_level_input = inference.model_signature(source)
-    if task == "denoise" and validation_sigma is None:
-        validation_sigma = sigma if sigma is not None else min(max(25, sigma_range[0]), sigma_range[1])
-    config = {
-        "data": data if isinstance(data, str) else "custom",
-        "arch": arch if source is None or partial_init else None,
-        "init": init_name, "sigma": sigma,
-        "sigma_range": list(sigma_range) if sigma_range is not None else None,
-        "channels": channels, "depth": depth, "filters": filters, "residual": residual,
-        "patch_size": patch_size,
-        "batch_size": batch_size, "steps": total_steps, "steps_per_epoch": steps_per_epoch,
-        "learning_rate": learning_rate, "final_learning_rate": final_learning_rate, "loss": loss,
-        "freeze_layers": freeze_layers, "widen": widen, "validation_images": validation_images,
-        "validation_sigma": validation_sigma, "seed": seed,
-    }
-    if opponent_color:
-        config["opponent_color"] = True
-    if cross_channel:  # (absent otherwise, so earlier runs still resume)
-        config["cross_channel"] = True
-    if color_augment:  # (same)
-        if channels != 3:
-            raise ValueError(
-                "color_augment reorders R, G and B: it needs a color model. "
-                f"Received: channels={channels}, init={init_name!r}"
-            )
-        config["color_augment"] = True
-    if dtype_policy not in (None, "float32"):  # (absent otherwise, so earlier runs still resume)
-        if dtype_policy not in MIXED_POLICIES:
-            raise ValueError(
-                f"dtype_policy must be None, 'float32' or one of {', '.join(MIXED_POLICIES)}. "
-                f"Received: dtype_policy={dtype_policy!r}"
-            )
-        config["dtype_policy"] = dtype_policy
-        slow = slow_dtype_policy_warning(dtype_policy)
-        if slow:
-            warnings.warn(slow, stacklevel=2)
-    if not 0 <= warmup_steps < total_steps:
+            source = build_opponent_color(source)
+    supplied = source is not None and not config.partial_init  # the init network is the architecture
+    config = config.resolved(execution.model_signature(source)[0] if supplied else None)
+    action = check_out_dir(out_dir, config, overwrite)
+
+    names, images = pipelines.load_source(data, channels=config.channels, data_dir=data_dir)
+    if len(images) <= config.validation_images:
         raise ValueError(
-            f"warmup_steps must be at least 0 and fewer than the steps ({total_steps}). "
-            f"Received: warmup_steps={warmup_steps}"
+            f"Need more than validation_images={config.validation_images} training images. "
+            f"Received: {len(images)} images in data={config.to_dict()['data']}"
         )
-    if warmup_steps:  # (absent otherwise, so earlier runs still resume)
-        config["warmup_steps"] = int(warmup_steps)
-    if not validation_repeats >= 1:
-        raise ValueError(f"validation_repeats must be at least 1. Received: validation_repeats={validation_repeats}")
-    if validation_repeats != 1:  # (same)
-        config["validation_repeats"] = int(validation_repeats)
-    mask_scale = restoration_tasks.check_mask_scale(mask_scale) if task == "inpaint" else None
-    if task != "denoise":  # (denoising runs keep the keys of earlier versions, so they resume)
-        config.update(task=task, partial_init=partial_init)
-        config.update({"sr": {"scale": scale}, "inpaint": {"hole_ratio": hole_ratio, "mask_kind": mask_kind}}[task])
-        if mask_scale is not None:  # (absent otherwise, so earlier runs still resume)
-            config["mask_scale"] = list(mask_scale)
-        if task == "inpaint" and composite_holes:  # (same)
-            config["composite_holes"] = True
-        if task == "inpaint" and refinement_stage:  # (same)
-            config["refinement_stage"] = True
-        if task == "inpaint" and widen_refinement is not None:  # (same)
-            config["widen_refinement"] = float(widen_refinement)
-    if unfreeze:  # (same)
-        config["unfreeze"] = True
-    if task == "denoise":
-        degradation = noise_training_degradation(sigma, sigma_range, noise_level_input)
-    elif task == "sr":
-        degradation = restoration_tasks.sr_degradation(scale)
-    else:
-        degradation = restoration_tasks.inpainting_degradation(hole_ratio, kind=mask_kind, shape_scale=mask_scale)
-    names, images = pipelines.load_source(data, channels=channels, data_dir=data_dir)
-    if len(images) <= validation_images:
-        raise ValueError(
-            f"Need more than validation_images={validation_images} training images. "
-            f"Received: {len(images)} images in data={data}"
-        )
-    split = len(images) - validation_images
+    split = len(images) - config.validation_images
     train_images, val_images = images[:split], images[split:]
     for name, image in zip(names[:split], train_images):
-        if min(image.shape[:2]) < patch_size:
+        if min(image.shape[:2]) < config.patch_size:
             raise ValueError(
-                f"The image is smaller than the patch ({patch_size}x{patch_size}). Received: {name} "
+                f"The image is smaller than the patch ({config.patch_size}x{config.patch_size}). Received: {name} "
                 f"with shape {image.shape}"
             )
-    if check_out_dir(out_dir, config, overwrite) and verbose:
-        print(f"Resuming the run in {out_dir} from its last backup.")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, CONFIG_FILE), "w") as stream:
-        json.dump(config, stream, indent=1)
+    if config.dtype_policy != "float32":
+        slow = slow_dtype_policy_warning(config.dtype_policy)
+        if slow:
+            warnings.warn(slow, stacklevel=2)
 
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(config.seed)
+    def scope():  # (a strategy's scope is entered once per object)
+        return strategy.scope() if strategy is not None else _null_scope()
+
+    with scope():
+        network, multiple = _build(config, source, verbose)
+    second_input = execution.model_signature(network)[1]  # a noise level or a mask
+    degradation = _call_with(task.training_degradation, config.task_options, noise_level_input=second_input)
+    val_degradation = _call_with(task.validation_degradation, _validation_options(config.task_options),
+                                 noise_level_input=second_input)
     dataset = pipelines.restoration_dataset(
-        train_images, degradation, patch_size=patch_size, batch_size=batch_size, channels=channels, seed=seed,
-        color_augment=color_augment,
+        train_images, degradation, patch_size=config.patch_size, batch_size=config.batch_size,
+        channels=config.channels, seed=config.seed,
     )
-    scope = strategy.scope() if strategy is not None else _null_scope()
-    with scope:
-        if source is None or partial_init:
-            network = build_network(arch, channels, depth, filters, residual, task=task, scale=scale)
-            if partial_init:
-                copied = init_from_weights(network, source, strict=False)
-                if not copied:
-                    raise ValueError(f"No convolution of the init model fits this network. Received: init={init}")
-                if verbose:
-                    print(f"Copied {copied} of {len(conv_layers(network))} convolutions from {init}.")
-        else:  # the pretrained network's own architecture, with its weights
-            network = keras.models.clone_model(source)
-            network.set_weights(source.get_weights())
-            if unfreeze:
-                unfreeze_all(network)
-        if task == "inpaint":
-            if refinement_stage:
-                from tfimage.networks.inpainting import with_refinement_stage
-
-                network = with_refinement_stage(network, freeze_first_stage=not unfreeze)
-            if widen_refinement is not None:
-                from tfimage.networks.inpainting import with_wider_refinement
-
-                network = with_wider_refinement(network, widen_refinement, freeze_first_stage=not unfreeze, seed=seed)
-            if composite_holes:
-                from tfimage.networks.inpainting import with_hole_composite
-
-                network = with_hole_composite(network)
-            if patch_size % required_multiple(network):
-                raise ValueError(
-                    f"patch_size must be a multiple of the U-Net's stride {required_multiple(network)}. "
-                    f"Received: patch_size={patch_size}"
-                )
-        if dtype_policy not in (None, "float32"):
-            network = with_dtype_policy(network, dtype_policy)
-        if freeze_layers:
-            freeze_first(network, freeze_layers)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            0.0, decay_steps=total_steps - warmup_steps,  # from 0 to learning_rate, then the cosine
-            alpha=(final_learning_rate or learning_rate / 100) / learning_rate,
-            warmup_target=learning_rate, warmup_steps=warmup_steps,
+    sample_inputs, sample_clean = next(iter(dataset.take(1)))
+    image_input = sample_inputs[0] if isinstance(sample_inputs, (tuple, list)) else sample_inputs
+    if image_input.shape[1] % multiple:
+        raise ValueError(
+            f"The network takes images whose sides are multiples of {multiple}; these patches give it "
+            f"{image_input.shape[1]}x{image_input.shape[2]} inputs. Received: patch_size={config.patch_size}"
         )
-        restorer = Restorer(network=network, loss=loss, noise_level_input=noise_level_input)
+    with scope():
+        rate, steps = config.learning_rate, config.steps
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, decay_steps=steps - config.warmup_steps,  # from 0 to learning_rate, then the cosine
+            alpha=(config.final_learning_rate or rate / 100) / rate,
+            warmup_target=rate, warmup_steps=config.warmup_steps,
+        )
+        restorer = Restorer(network=network, loss=config.loss, noise_level_input=second_input)
         restorer.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0))
         # Build the model and its optimizer state now: BackupAndRestore needs both.
-        sample_inputs, _ = next(iter(dataset.take(1)))
-        restorer(sample_inputs)
+        output = restorer(sample_inputs)
         restorer.optimizer.build(restorer.trainable_variables)
-    validation_mask_scale = None if mask_scale is None else float(np.mean(mask_scale))
-    val_degradation = validation_degradation(
-        task, validation_sigma, noise_level_input, scale, hole_ratio, mask_kind, mask_scale=validation_mask_scale
-    )
+    if tuple(output.shape) != tuple(sample_clean.shape):
+        raise ValueError(
+            f"The network turns these patches into {tuple(output.shape[1:])} images, not the "
+            f"{tuple(sample_clean.shape[1:])} of the clean patch (e.g. patch_size is not a multiple of the SR "
+            f"scale). Received: patch_size={config.patch_size}"
+        )
     # Validation runs on whole images: crop them to sizes the network takes.
-    multiple = {"sr": scale, "inpaint": required_multiple(network)}.get(task, 1)
+    multiple *= max(1, int(sample_clean.shape[1]) // int(image_input.shape[1]))  # (x the SR scale)
     val_images = [image[: image.shape[0] // multiple * multiple, : image.shape[1] // multiple * multiple]
                   for image in val_images]
 
-    extra_callbacks = list(callbacks or [])
-    callbacks = [
+    prepare_out_dir(out_dir, config, action)
+    if action == "resume" and verbose:
+        print(f"Resuming the run in {out_dir} from its last backup.")
+    checkpoint = AtomicCheckpoint(os.path.join(out_dir, "model.keras"), monitor="val_psnr", mode="max",
+                                  best=_best_logged(out_dir) if action == "resume" else None)
+    run_callbacks = [
         keras.callbacks.TerminateOnNaN(),
-        ValidationPSNR(val_images, val_degradation, repeats=validation_repeats),
-        AtomicCheckpoint(os.path.join(out_dir, "model.keras"), monitor="val_psnr", mode="max"),
+        ValidationPSNR(val_images, val_degradation, repeats=config.validation_repeats),
+        checkpoint,
         keras.callbacks.CSVLogger(os.path.join(out_dir, "log.csv"), append=True),
         # double_checkpoint: a run killed while writing its backup restarts from the previous one.
         keras.callbacks.BackupAndRestore(
@@ -770,45 +528,17 @@ def train_restorer(
         ),
     ]
     if tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False))
-    callbacks += extra_callbacks
+        run_callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False))
+    run_callbacks += list(callbacks or [])
     return restorer.fit(
-        dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
-        shuffle=False,
+        dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, callbacks=run_callbacks,
+        verbose=verbose, shuffle=False,
     )
 
 
-def train_denoiser(data, out_dir, **kwargs):
-    """`train_restorer(data, out_dir, task="denoise", ...)`: what `tfimage train denoise` runs."""
-    return train_restorer(data, out_dir, task="denoise", **kwargs)
-
-
-def validation_degradation(
-    task, sigma=25, noise_level_input=False, scale=4, hole_ratio=0.25, mask_kind="strokes", mask_scale=None
-):
-    """The seeded degradation of held-out images: `(image, seed_pair) -> model input`.
-
-    `mask_scale` (inpaint) is `random_mask`'s `shape_scale`: None sizes the
-    holes by the validation image itself.
-    """
-    if task == "sr":
-        return lambda image, seed_pair: degradations.bicubic_downsample(image, scale)
-    if task == "inpaint":
-        def holes(image, seed_pair):
-            mask = degradations.random_mask(
-                image.shape[0], image.shape[1], hole_ratio, seed=tuple(int(v) for v in seed_pair), kind=mask_kind,
-                shape_scale=mask_scale,
-            )
-            return (image * (1.0 - mask), mask)
-
-        return holes
-    level = degradations.sigma_to_stddev(sigma)
-
-    def noise(image, seed_pair):
-        noisy = degradations.gaussian_noise(image, level, seed_pair)
-        return (noisy, tf.constant(level)) if noise_level_input else noisy
-
-    return noise
+def train_denoiser(data, out_dir, config=None, **options):
+    """`train_restorer(data, out_dir, task="denoise", ...)`."""
+    return train_restorer(data, out_dir, config, **dict(options, task="denoise"))
 
 
 def mirrored_strategy():
@@ -831,44 +561,3 @@ class _null_scope:
 
     def __exit__(self, *exc):
         return False
-
-
-def widen_to_color(gray_network):
-    """A color FFDNet initialised from a gray one: transfer by widening the first and last layers.
-
-    The gray network sees 4 pixel-unshuffled sub-images plus the noise map; the
-    color one sees 4 per color channel (MatConvNet order: channel c, sub-image
-    i -> c * 4 + i) plus the noise map. The first layer's weights for each
-    color channel are the gray weights divided by 3, the last layer's are
-    repeated for each channel, and every middle layer is copied. A gray image
-    repeated into R, G and B therefore comes out exactly as the gray network
-    would denoise it, in all three channels: fine-tuning starts from there.
-
-    Args:
-        gray_network: a 1-channel network from `build_ffdnet` (residual or not).
-
-    Returns:
-        A new 3-channel network of the same depth, width and residual setting.
-    """
-    from tfimage.networks.ffdnet import build_ffdnet, ffdnet_layout
-
-    channels, takes_noise_level = (gray_network.inputs[0].shape[-1], len(gray_network.inputs) == 2)
-    if channels != 1 or not takes_noise_level:
-        raise ValueError(
-            f"widen_to_color takes a gray FFDNet-style network. Received: network={gray_network.name} "
-            f"with {channels} channels"
-        )
-    convs, settings = ffdnet_layout(gray_network)
-    color = build_ffdnet(channels=3, name=gray_network.name + "_color", **settings)
-    color_convs = ffdnet_layout(color)[0]
-    kernel, bias = convs[0].get_weights()
-    wide = np.zeros(color_convs[0].kernel.shape, np.float32)
-    for channel in range(3):
-        wide[:, :, channel * 4 : channel * 4 + 4, :] = kernel[:, :, :4, :] / 3.0
-    wide[:, :, 12:, :] = kernel[:, :, 4:, :]
-    color_convs[0].set_weights([wide, bias])
-    for target, origin in zip(color_convs[1:-1], convs[1:-1]):
-        target.set_weights(origin.get_weights())
-    kernel, bias = convs[-1].get_weights()
-    color_convs[-1].set_weights([np.tile(kernel, (1, 1, 1, 3)), np.tile(bias, 3)])
-    return color

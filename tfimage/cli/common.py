@@ -5,13 +5,16 @@ import os
 import sys
 
 
-def add_sigma_argument(parser, required=False, help_text=None):
-    parser.add_argument(
-        "--sigma",
-        type=float,
-        required=required,
-        help=help_text or "noise level in 0-255 units (e.g. 25); omitted: estimated from each image",
-    )
+def add_model_options(parser, task, tile_help):
+    """The options every restore and evaluate command shares: --tile, --self-ensemble and its color views."""
+    parser.add_argument("--tile", type=int, help=tile_help)
+    parser.add_argument("--self-ensemble", action="store_true",
+                        help="Keras models: average the 8 flips and quarter turns (8x the time)")
+    if task.color_symmetries:
+        parser.add_argument("--color-symmetries", action="store_true",
+                            help="with --self-ensemble, color models: the 8 views also reorder R, G, B and "
+                                 "invert every other view (same time)")
+    parser.add_argument("--data-dir", help="where sets and weights are looked for first")
 
 
 def result_label(result):

@@ -28,7 +28,7 @@ def run(args):
     import numpy as np
     from skimage import data
 
-    from tfimage import baselines, degradations, inference, metrics, plots, pretrained
+    from tfimage import baselines, degradations, inference, metrics, plots, zoo
 
     clean = data.camera().astype(np.float32)[:, :, None] / 255.0
     noisy = degradations.gaussian_noise(clean, degradations.sigma_to_stddev(args.sigma), seed=args.seed).numpy()
@@ -41,7 +41,7 @@ def run(args):
     pictures = [clean, np.clip(noisy, 0, 1)]
     titles = ["clean", f"noisy {rows[0][1]:.2f} dB"]
     for name in args.models:
-        model = pretrained.load(name)
+        model = zoo.load(name)
         inference.restore(model, noisy[:64, :64], noise_level=estimate)  # warm-up, untimed
         start = time.perf_counter()
         restored = inference.restore(model, noisy, noise_level=estimate)

@@ -5,7 +5,7 @@ Each command group lives in its own module under `tfimage/cli/` and exposes
 subparsers object:
 
 - "root": top-level commands (`tfimage datasets`, `tfimage denoise`, ...),
-- "train", "evaluate", "experiment", "benchmark": the task subcommands of
+- "train", "evaluate", "benchmark": the task subcommands of
   `tfimage train TASK`, `tfimage evaluate TASK`, ...
 
 A module adds its parsers with `set_defaults(func=...)`; `func(args)` runs the
@@ -23,23 +23,19 @@ COMMAND_MODULES = (
     "tfimage.cli.datasets",
     "tfimage.cli.models",
     "tfimage.cli.degrade",
-    "tfimage.cli.denoise",
-    "tfimage.cli.inpaint",
-    "tfimage.cli.upscale",
+    "tfimage.cli.restore",
     "tfimage.cli.evaluate",
     "tfimage.cli.benchmark",
     "tfimage.cli.train",
     "tfimage.cli.generate",
     "tfimage.cli.demo",
-    "tfimage.cli.experiment",
     "tfimage.cli.export",
 )
 
 TASK_GROUPS = {
     "train": "Train or fine-tune a model.",
     "evaluate": "Score a model or baseline on a benchmark set.",
-    "benchmark": "Write a benchmark table under benchmarks/results/.",
-    "experiment": "Run a transfer-learning experiment.",
+    "benchmark": "Measure a benchmark table (benchmarks/results/ and docs/results.md).",
 }
 
 

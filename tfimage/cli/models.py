@@ -10,7 +10,7 @@ def register(groups):
 
 
 def run(args):
-    from tfimage import pretrained
+    from tfimage import zoo
 
-    for name, spec in pretrained.list_models().items():
+    for name, spec in zoo.list_models().items():
         print(f"{name:<20} {spec['kind']:<10} {spec['description']}")

@@ -163,7 +163,7 @@ def random_color_symmetry(image, seed):
     transforms of `tfimage.inference.color_symmetry_self_ensemble`): a few
     training photos then show a network more color combinations than their own.
     """
-    from tfimage.inference import CHANNEL_PERMUTATIONS
+    from tfimage.execution import CHANNEL_PERMUTATIONS
 
     choice = tf.random.stateless_uniform([], seed=seed, minval=0, maxval=12, dtype=tf.int32)
     order = tf.gather(tf.constant(CHANNEL_PERMUTATIONS, tf.int32), choice % 6)

@@ -295,7 +295,7 @@ def ffdnet_layout(network):
     """The convolutions of an FFDNet-style network and the `build_ffdnet` settings that rebuild it.
 
     Used by the transfers that rebuild a gray network with a wider first
-    layer (`tfimage.training.widen_to_color`,
+    layer (`tfimage.transfer.widen_to_color`,
     `tfimage.networks.opponent.with_guide_inputs`) and then copy its weights.
 
     Args:

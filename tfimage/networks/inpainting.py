@@ -4,8 +4,8 @@ Holes are first filled inside the model by multi-scale normalized
 convolution (H. Knutsson and C.-F. Westin, "Normalized and Differential
 Convolution", CVPR 1993): at each Gaussian scale, the blurred known pixels
 divided by the blurred known-pixel mask; the finest scale whose support is
-large enough wins. On CBSD68 with 25% free-form holes this fill alone
-scores like OpenCV's Telea (25.3 vs 25.2 dB on 10 images). A U-Net
+large enough wins; on its own the fill is comparable to OpenCV's Telea
+inpainting. A U-Net
 (`build_unet`, residual) then sees the filled image and the mask and
 predicts a correction, so training starts from a good image instead of
 zeros in the holes. With `composite=True` the model's output keeps the
@@ -126,9 +126,8 @@ def build_inpainting_unet(channels=1, filters=(24, 48, 96, 192), sigmas=(1.0, 2.
         filters: U-Net widths, shallow to deep.
         sigmas, threshold: see `NormalizedConvolutionFill`.
         zero_init: start the U-Net's output convolution at zero, so the
-            untrained model returns the fill. (Measured here: with zero init
-            the correction barely learned in 1,750 steps, the validation PSNR
-            stayed at the fill's; the default random init learns.)
+            untrained model returns the fill. The default (random init)
+            trains better.
         composite: keep the known pixels in the output (`HoleComposite`),
             so a training loss on the output counts the holes only.
         name: the model name.
@@ -171,8 +170,8 @@ def with_refinement_stage(network, correction_scale=0.1, freeze_first_stage=True
     copy of `network`'s last residual U-Net (the only one of a single-stage
     network; on a cascade this adds a third stage, and so on) with its output
     convolution scaled by `correction_scale`, so the untrained cascade is
-    close to `network` alone (applying the same correction twice overshoots:
-    measured -0.19 dB on 8 CBSD68 images with tfimage-inpaint).
+    close to `network` alone (applying the same correction twice would
+    overshoot).
 
     Args:
         network: an inpainting network taking `[image, mask]` that contains a
@@ -181,8 +180,7 @@ def with_refinement_stage(network, correction_scale=0.1, freeze_first_stage=True
         correction_scale: factor on the copied U-Net's output convolution.
         freeze_first_stage: keep `network`'s weights fixed (sets
             `network.trainable = False`; training then updates the new
-            stage only: 0.63-0.90 s per step of 12 128x128 patches here, against
-            0.53-0.57 s for the single network alone).
+            stage only).
         name: the model name (default: the network's + "_refined").
 
     Returns:

@@ -20,11 +20,7 @@ scaled to span [0, 1] exactly, as the gray training images did: luminance
 (R + G + B) / 3, chroma (R - B) / 2 and (R - 2G + B) / 4, each with its own,
 smaller noise level (sigma / sqrt(3), sigma / sqrt(2), sigma * sqrt(6) / 4).
 The orthonormal channels reach 1.73 (luminance) and +-0.82, outside what the
-gray network saw. Measured on the 6 bundled color photos at sigma 25 with
-the un-tuned tfimage-gray-blind (its weights before the fourth training
-run): 31.43 dB against 31.07 for the orthonormal layout (chroma at 1.5x),
-and 31.31 for the earlier tfimage-color-blind (orthonormal, fine-tuned on 5
-of those photos).
+gray network saw, which is why `unit_range=True` is the default.
 
 With `cross_channel=True` each channel's pass also sees the whole noisy
 opponent image and which channel it is denoising (`ChannelGuides`), through
@@ -227,15 +223,12 @@ def build_opponent_color(
             used as it is (shared, trainable), not copied.
         chroma_offset: shift of the chroma channels into [0, 1].
         chroma_noise_factor: the chroma channels are denoised at this multiple
-            of their noise level. With `unit_range`, 1.0 measured best of
-            {1, 1.25, 1.5} on the 6 bundled color photos with
-            tfimage-gray-blind (before its fourth run); the orthonormal
-            layout wanted 1.5 (of {1, 1.5, 2}, on 8 CBSD68 images).
+            of their noise level (1.0 suits `unit_range`; the orthonormal
+            layout works better with about 1.5).
         unit_range: scale every opponent channel to span [0, 1]
             (`OpponentColor(unit_range=True)`), with the noise levels scaled
             the same way; False keeps the orthonormal channels (luminance up
-            to 1.73), as the earlier `tfimage-color-blind` (CBSD68 30.55 dB)
-            had.
+            to 1.73).
         cross_channel: each pass also sees the whole noisy opponent image and
             its channel's one-hot code (`ChannelGuides`), through a copy of
             `gray_network` whose extra first-layer weights start at zero

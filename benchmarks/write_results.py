@@ -1,0 +1,317 @@
+"""Writes every table of docs/results.md (and, when asked, README.md's) from benchmarks/results/.
+
+Nothing here measures anything: each table is rendered from the JSON and CSV
+files that the measuring commands wrote under benchmarks/results/, and each
+says which command that was. A table sits between `<!-- begin results:NAME -->`
+and `<!-- end results:NAME -->` markers, so rewriting one leaves the rest of
+the document as it is (`tfimage benchmark denoise` rewrites the denoise
+section the same way).
+
+| section | from | measured by |
+|---|---|---|
+| denoise | denoise.json | `tfimage benchmark denoise` |
+| denoise-self-ensemble | denoise_self_ensemble.json, denoise.json | `tfimage evaluate denoise ... --self-ensemble` |
+| denoise-speed | speed_512.json | `python benchmarks/speed_512.py` |
+| sr | sr.json | `tfimage evaluate sr ... --json` |
+| inpaint | inpaint.json | `tfimage evaluate inpaint ... --json` |
+| generation | mnist-*-fid.json | `tfimage evaluate gan|vae ... --json` |
+| transfer-denoise | transfer_denoise_sigma75.csv | `python benchmarks/transfer_denoise.py` |
+| transfer-encoder | transfer_encoder_denoise.csv | `python benchmarks/transfer_encoder.py` |
+| transfer-generation | transfer_gan_fid.csv, transfer_vae_fid.csv | `python benchmarks/transfer_gan.py` |
+
+Usage:
+    python benchmarks/write_results.py                       # docs/results.md
+    python benchmarks/write_results.py --readme README.md    # and README.md's compact tables
+"""
+
+import argparse
+import csv
+import glob
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WRITER = "python benchmarks/write_results.py"
+
+
+def _read_json(path):
+    with open(path) as stream:
+        return json.load(stream)
+
+
+def _read_csv(path):
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def _table(header, rows):
+    return "\n".join([
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows),
+    ])
+
+
+def _caption(source, measured_by):
+    return f"Written by `{WRITER}` from `benchmarks/results/{source}`, measured by {measured_by}."
+
+
+def _label(record):
+    label = record["model"]
+    if record.get("self_ensemble"):
+        label += ", x8 self-ensemble"
+    if record.get("color_symmetries"):
+        label += " with color views"
+    return label
+
+
+# --- denoising ---------------------------------------------------------------------------------
+
+
+def denoise_self_ensemble(results_dir):
+    from tfimage.cli import benchmark
+
+    data = _read_json(os.path.join(results_dir, "denoise_self_ensemble.json"))
+    single = benchmark.load_results(os.path.join(results_dir, "denoise.json"))
+    cells = {}
+    for record in data["results"]:
+        row = cells.setdefault((record["model"], record["dataset"], record["sigma"]), {})
+        row["x8 + color views" if record.get("color_symmetries") else "x8"] = record["psnr"]
+    rows = []
+    for (model, dataset, sigma), row in cells.items():
+        one = single.get(benchmark.key(model, dataset, sigma, None))
+        rows.append([model, dataset, sigma, f"{one['psnr']:.2f}" if one else "-",
+                     f"{row['x8']:.2f}" if "x8" in row else "-",
+                     f"{row['x8 + color views']:.2f}" if "x8 + color views" in row else "-"])
+    return "\n\n".join([
+        "### x8 self-ensemble",
+        _caption("denoise_self_ensemble.json", "each row's `tfimage evaluate denoise ... --self-ensemble "
+                 "[--color-symmetries] --json` (the single pass: `denoise.json`)"),
+        data["protocol"],
+        _table(["model", "set", "sigma", "single pass", "x8", "x8 + color views"], rows),
+    ])
+
+
+def denoise_speed(results_dir):
+    data = _read_json(os.path.join(results_dir, "speed_512.json"))
+    rows = [[name, f"{r['psnr']:.2f}", f"{r['seconds_per_image']:.2f}", f"{r['x_faster_than_bm3d']:.1f}x"]
+            for name, r in data.items()]
+    return "\n\n".join([
+        "### Speed against bm3d in one process",
+        _caption("speed_512.json", "`python benchmarks/speed_512.py`"),
+        "The five 512x512 Set12 images at sigma 25, every model timed in the same process on the same "
+        "CPU; \"+x8\": with the x8 self-ensemble. The speed ratio depends on the CPU.",
+        _table(["model", "PSNR", "s/image", "x bm3d"], rows),
+    ])
+
+
+# --- super-resolution, inpainting, generation ---------------------------------------------------
+
+
+def sr_table(results_dir):
+    data = _read_json(os.path.join(results_dir, "sr.json"))
+    columns = []
+    for record in data["results"] + data["published"]:
+        if (record["dataset"], record["scale"]) not in columns:
+            columns.append((record["dataset"], record["scale"]))
+    rows = {}
+    for record in data["results"]:
+        rows.setdefault(_label(record), {})[(record["dataset"], record["scale"])] = record["psnr"]
+    for record in data["published"]:
+        rows.setdefault(f"{record['model']} (published)", {})[(record["dataset"], record["scale"])] = record["psnr"]
+    header = ["model"] + [f"{dataset.replace('set', 'Set').replace('bsd', 'BSD')} x{scale}"
+                          for dataset, scale in columns]
+    body = [[label] + [f"{cells[c]:.2f}" if c in cells else "-" for c in columns] for label, cells in rows.items()]
+    return data["protocol"], _table(header, body)
+
+
+def inpaint_table(results_dir):
+    data = _read_json(os.path.join(results_dir, "inpaint.json"))
+    records = data["results"]
+    body = []
+    masked = next((r["psnr_input"] for r in records if "psnr_input" in r), None)
+    if masked is not None:
+        body.append(["masked input", f"{masked:.2f}", "-", "-"])
+    for record in records:
+        body.append([_label(record), f"{record['psnr']:.2f}", f"{record['psnr_hole']:.2f}",
+                     f"{record['seconds_per_image']:.2f}"])
+    sets = sorted({r["dataset"].upper() for r in records})
+    return data["protocol"], _table(["model", f"{'/'.join(sets)} PSNR", "in the holes", "s/image"], body)
+
+
+def generation_table(results_dir):
+    body = []
+    for path in sorted(glob.glob(os.path.join(results_dir, "mnist-*-fid.json"))):
+        r = _read_json(path)
+        body.append([r["model"], f"{r['fid']:.2f}", f"{r['fid_floor']:.2f}",
+                     f"{r['kid']:.2f} ± {r['kid_std']:.2f}", f"{r['kid_floor']:.2f} ± {r['kid_floor_std']:.2f}",
+                     r["images"]])
+    protocol = (
+        "FID and KID on the 128 penultimate features of `mnist-classifier`: generated images against a fixed "
+        "half (5,000, seed 0) of the 10k MNIST test split; the floor is the other real half against the same "
+        "half. KID: polynomial kernel, unbiased MMD², 100 subsets of 1,000."
+    )
+    return protocol, _table(["model", "FID", "FID floor", "KID", "KID floor", "generated images"], body)
+
+
+def section(title, caption, protocol, table, extra=""):
+    return "\n\n".join(part for part in (title, caption, protocol, table, extra) if part)
+
+
+def sr(results_dir):
+    protocol, table = sr_table(results_dir)
+    return section("## Super-resolution", _caption("sr.json", "each row's `tfimage evaluate sr ... --json`"),
+                   protocol, table)
+
+
+def inpaint(results_dir):
+    protocol, table = inpaint_table(results_dir)
+    return section("## Inpainting", _caption("inpaint.json", "each row's `tfimage evaluate inpaint ... --json`"),
+                   protocol, table)
+
+
+def generation(results_dir):
+    protocol, table = generation_table(results_dir)
+    pictures = ("![GAN samples](../benchmarks/results/mnist-gan-samples.png) "
+                "![VAE samples](../benchmarks/results/mnist-vae-samples.png)")
+    return section("## Generation (MNIST)",
+                   _caption("mnist-{gan,vae}-fid.json",
+                            "`tfimage evaluate gan|vae --model mnist-gan|mnist-vae --dataset mnist --json`"),
+                   protocol, table, pictures)
+
+
+# --- transfer ------------------------------------------------------------------------------------
+
+
+def _reach(rows, column, target):
+    for row in rows:
+        if float(row[column]) >= target:
+            return int(row["step"])
+    return None
+
+
+def transfer_denoise(results_dir, name="transfer_denoise_sigma75.csv"):
+    rows = _read_csv(os.path.join(results_dir, name))
+    target = float(rows[-1]["scratch_psnr"])
+    reach = {column: _reach(rows, column, target) for column in ("scratch_psnr", "pretrained_psnr")}
+    shown = [row for row in rows if int(row["step"]) % 50 == 0 or int(row["step"]) in reach.values()]
+    summary = (
+        f"The scratch run ends at {target:.2f} dB and first reaches it at step {reach['scratch_psnr']}; "
+        f"started from the pretrained weights the network reaches it at step {reach['pretrained_psnr']} and ends "
+        f"at {float(rows[-1]['pretrained_psnr']):.2f} dB."
+    )
+    return section(
+        "### Denoising: pretrained vs scratch on an unseen noise level",
+        _caption(name, "`python benchmarks/transfer_denoise.py --steps 400 --batch 8`"),
+        "DnCNN-17 on Gaussian noise sigma 75 with 10 Train400 images, from random weights and from `dncnn-s25`, "
+        "same steps, batches and seeds; PSNR (dB) on 4 Set12 images. " + summary,
+        _table(["step", "scratch", "from dncnn-s25"],
+               [[r["step"], f"{float(r['scratch_psnr']):.2f}", f"{float(r['pretrained_psnr']):.2f}"] for r in shown]),
+        f"![transfer](../benchmarks/results/{name[:-4]}.png)",
+    )
+
+
+def transfer_encoder(results_dir, name="transfer_encoder_denoise.csv"):
+    rows = _read_csv(os.path.join(results_dir, name))
+    return section(
+        "### U-Net encoder: from the inpainting network vs random",
+        _caption(name, "`python benchmarks/transfer_encoder.py --pretrained saved_models/tfimage-inpaint.keras "
+                       "--task denoise`"),
+        "The same U-Net (widths 24-192) trained twice for Gaussian denoising (sigma 25) on 50 Train400 images, its "
+        "encoder initialised from `tfimage-inpaint`'s first-stage encoder or at random, same seeds and batches; "
+        "PSNR (dB) on 4 held-out Train400 images.",
+        _table(["step", "random encoder", "pretrained encoder"],
+               [[r["step"], f"{float(r['scratch_psnr']):.2f}", f"{float(r['pretrained_psnr']):.2f}"] for r in rows]),
+    )
+
+
+def transfer_generation(results_dir):
+    columns, by_step, floor = [], {}, None
+    for kind in ("gan", "vae"):
+        path = os.path.join(results_dir, f"transfer_{kind}_fid.csv")
+        if not os.path.isfile(path):
+            continue
+        for row in _read_csv(path):
+            floor = float(row["floor"])
+            for column, value in row.items():
+                if column in ("step", "floor"):
+                    continue
+                label = f"{kind.upper()} {column}"
+                if label not in columns:
+                    columns.append(label)
+                by_step.setdefault(int(row["step"]), {})[label] = float(value)
+    body = [[step] + [f"{cells[c]:.1f}" if c in cells else "-" for c in columns] for step, cells in sorted(by_step.items())]
+    return section(
+        "### GAN and VAE: few-shot transfer",
+        _caption("transfer_{gan,vae}_fid.csv", "`python benchmarks/transfer_gan.py [--kind vae]`"),
+        "Pretrained on MNIST digits 0-7, then trained on 100 images of 8s and 9s, against the same training from "
+        "scratch, same steps and seeds (freezed-1: the first discriminator block frozen, FreezeD). FID of 2,000 "
+        f"samples against a real half of the 8s and 9s; floor {floor:.2f}.",
+        _table(["steps"] + columns, body),
+    )
+
+
+def transfer(results_dir):
+    return "\n\n".join(["## Transfer", transfer_denoise(results_dir), transfer_encoder(results_dir),
+                        transfer_generation(results_dir)])
+
+
+# --- the documents -------------------------------------------------------------------------------
+
+
+def doc_sections(results_dir):
+    """(name, Markdown) for each section of docs/results.md, in order."""
+    from tfimage.cli import benchmark
+
+    denoise = benchmark.load_results(os.path.join(results_dir, "denoise.json"))
+    return [
+        ("denoise", benchmark.render(denoise, None, level=2)),
+        ("denoise-self-ensemble", denoise_self_ensemble(results_dir)),
+        ("denoise-speed", denoise_speed(results_dir)),
+        ("sr", sr(results_dir)),
+        ("inpaint", inpaint(results_dir)),
+        ("generation", generation(results_dir)),
+        ("transfer", transfer(results_dir)),
+    ]
+
+
+def readme_sections(results_dir):
+    """(name, Markdown) for README.md's compact tables: one per task."""
+    from tfimage.cli import benchmark
+
+    denoise = benchmark.load_results(os.path.join(results_dir, "denoise.json"))
+    sections = [("denoise", benchmark.render_compact(denoise))]
+    for name, build, source, measured in (
+        ("sr", sr_table, "sr.json", "tfimage evaluate sr"),
+        ("inpaint", inpaint_table, "inpaint.json", "tfimage evaluate inpaint"),
+        ("generation", generation_table, "mnist-{gan,vae}-fid.json", "tfimage evaluate gan|vae"),
+    ):
+        _, table = build(results_dir)
+        sections.append((name, f"Written by `{WRITER} --readme README.md` from `benchmarks/results/{source}` "
+                               f"(`{measured} ... --json`).\n\n" + table))
+    return sections
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results-dir", default=os.path.join(HERE, "results"))
+    parser.add_argument("--doc", default=os.path.join(ROOT, "docs", "results.md"), help="'' to skip")
+    parser.add_argument("--readme", help="also rewrite the tables between this file's results markers")
+    args = parser.parse_args(argv)
+
+    from tfimage.cli.benchmark import update_readme, write_section
+
+    if args.doc:
+        for name, text in doc_sections(args.results_dir):
+            write_section(args.doc, name, text)
+        print(f"wrote {args.doc}")
+    if args.readme:
+        for name, text in readme_sections(args.results_dir):
+            update_readme(args.readme, text, name=name)
+        print(f"wrote the tables of {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Super-resolution by 2, 3 or 4 from bicubic-downsampled images.
+
+Degradation: the HR image is cropped to a multiple of the scale and
+downsampled with TensorFlow's antialiased bicubic kernel
+(`tfimage.degradations.bicubic_downsample`). Models map the low-resolution
+image (h, w, C) to (h * scale, w * scale, C); a gray (1-channel) model
+upscales the BT.601 luma of a color image while Cb and Cr are upsampled
+bicubically (SRCNN/VDSR/ESPCN's setting). Metric: PSNR/SSIM on the Y channel
+with `scale` pixels cropped from each border (the SR papers' convention).
+Baseline: bicubic upsampling.
+
+References:
+    C. Dong, C. C. Loy, K. He, X. Tang, "Image Super-Resolution Using Deep
+    Convolutional Networks", IEEE TPAMI 38(2), 2016 (the Y-channel protocol).
+    B. Lim, S. Son, H. Kim, S. Nah, K. M. Lee, "Enhanced Deep Residual Networks
+    for Single Image Super-Resolution", CVPR-W 2017.
+"""
+
+import numpy as np
+
+from tfimage import baselines, execution
+from tfimage.tasks.base import Example, Task, check_image
+
+MIN_LOW_RES_SIZE = 4
+
+
+def check_scale(scale):
+    """Validates a super-resolution scale: 2, 3 or 4 (ValueError naming `scale` otherwise)."""
+    if isinstance(scale, bool) or scale not in (2, 3, 4):
+        raise ValueError(f"scale must be 2, 3 or 4. Received: scale={scale!r}")
+    return int(scale)
+
+
+def sr_pair(image, scale):
+    """(hr, lr): the HR image cropped to a multiple of `scale` and its bicubic downsampling."""
+    from tfimage import degradations
+
+    scale = check_scale(scale)
+    image = check_image(image, min_size=scale)
+    height, width = (image.shape[0] // scale) * scale, (image.shape[1] // scale) * scale
+    hr = image[:height, :width]
+    return hr, degradations.bicubic_downsample(hr, scale).numpy()
+
+
+def sr_metrics(hr, sr, scale):
+    """(psnr, ssim) by the SR convention: Y channel (BT.601) of RGB, `scale`-pixel border cropped."""
+    from tfimage import metrics
+
+    return (
+        float(metrics.psnr(hr, sr, border=scale, y_channel=True)),
+        float(metrics.ssim(hr, sr, border=scale, y_channel=True)),
+    )
+
+
+def model_scale(model):
+    """The upscaling factor of a Keras SR model (measured on a 16x16 probe)."""
+    network = execution.network_of(model)
+    channels = network.inputs[0].shape[-1] or 3
+    output = network(np.zeros((1, 16, 16, channels), np.float32), training=False)
+    height = int(output.shape[1])
+    if height % 16 or height // 16 < 1:
+        raise ValueError(f"Not an integer-scale SR model. Received: model={network.name}")
+    return height // 16
+
+
+class SuperResolution(Task):
+    name = "sr"
+    description = "super-resolution by 2, 3 or 4"
+    command = "upscale"
+    default_model = "bicubic"
+    input_name = "scale"
+    architectures = ("edsr", "espcn", "unet")
+    training_help = "Train a super-resolution network (EDSR-style, ESPCN or U-Net) for one scale."
+    baselines = {
+        "bicubic": {
+            "factory": baselines.Bicubic,
+            "description": baselines.Bicubic.description,
+            # bicubic PSNR (Y channel, MATLAB imresize) as in the SRCNN/VDSR tables
+            "published": {"set5": {2: 33.66, 3: 30.39, 4: 28.42}, "set14": {2: 30.24, 3: 27.55, 4: 26.00}},
+        },
+    }
+    warm_up_size = 32
+
+    def add_options(self, parser, purpose):
+        parser.add_argument("--scale", type=int, choices=(2, 3, 4), required=True, help="upscaling factor")
+
+    def options_from_args(self, args, purpose):
+        return {"scale": args.scale}
+
+    def restore_inputs(self, model, image, options, name):
+        height, width = image.shape[:2]
+        scale = check_scale(options["scale"])
+        return {"scale": scale}, f" ({width}x{height} -> {width * scale}x{height * scale})"
+
+    def check_options(self, scale=None):
+        return {"scale": check_scale(scale)}
+
+    def describe_result(self, result):
+        scale = result["scale"]
+        return f"x{scale}: " + super().describe_result(result).replace(
+            " s/image", f" s/image (Y channel, {scale}-pixel border cropped)"
+        )
+
+    def dataset_channels(self, model):
+        channels = super().dataset_channels(model)
+        return None if channels == 1 else channels  # a gray model upscales color images through Y
+
+    def degrade(self, clean, seed, scale):
+        hr, lr = sr_pair(clean, scale)
+        return Example(hr, lr, {"scale": scale})
+
+    def score(self, example, restored):
+        from tfimage import io
+
+        hr = example.reference
+        if restored.shape[2] != hr.shape[2]:
+            hr = io.convert_channels(hr, restored.shape[2], name="the reference image")
+        value_psnr, value_ssim = sr_metrics(hr, restored, example.inputs["scale"])
+        return {"psnr": value_psnr, "ssim": value_ssim}
+
+    def check_inputs(self, inputs):
+        super().check_inputs(inputs)
+        if inputs.get("scale") is None:
+            raise ValueError("Super-resolution needs the factor: pass scale (2, 3 or 4). Received: scale=None")
+        inputs["scale"] = check_scale(inputs["scale"])
+
+    def restore_with_baseline(self, baseline, degraded, self_ensemble, color_symmetries, scale=None):
+        return super().restore_with_baseline(
+            baseline, check_image(degraded, min_size=1), self_ensemble, color_symmetries, scale=scale
+        )
+
+    def run_network(self, model, image, tile, overlap, self_ensemble, color_symmetries, scale=None):
+        from tfimage import color, degradations, io
+        from tfimage.networks.unet import required_multiple
+
+        image = check_image(image, min_size=1)
+        if image.shape[2] not in (1, 3):
+            image = io.convert_channels(image, 3, name="the input image")
+        network = execution.network_of(model)
+        channels = network.inputs[0].shape[-1]
+        luma_only = channels == 1 and image.shape[2] == 3
+        if channels is not None and image.shape[2] != channels and not luma_only:
+            image = io.convert_channels(image, channels, name="the input image")
+        own = model_scale(network)
+        if own != scale:
+            raise ValueError(f"The model upscales by {own}, not by {scale}. Received: scale={scale}")
+        minimum = max(MIN_LOW_RES_SIZE, -(-required_multiple(network) // scale))
+        if min(image.shape[:2]) < minimum:
+            raise ValueError(
+                f"The image is too small for this model (it needs at least {minimum}x{minimum} pixels). "
+                f"Received: image with shape={image.shape}"
+            )
+        forward = execution.graph_call(network)
+
+        def upscale(low_res):
+            output = np.asarray(forward(low_res[None]), dtype=np.float32)[0]
+            if output.shape[:2] != (low_res.shape[0] * scale, low_res.shape[1] * scale):
+                raise ValueError(
+                    f"The model's output is not {scale}x its input. Received: {low_res.shape} -> {output.shape}"
+                )
+            return output
+
+        alignment = self.tile_alignment(model)
+        run = lambda view: execution.run_tiled(upscale, view, tile, overlap, scale, alignment)  # noqa: E731
+        if luma_only:  # the SR papers' setting: the network on Y, bicubic on Cb and Cr
+            ycbcr = color.rgb_to_ycbcr(image)
+            luma = self.views(run, np.ascontiguousarray(ycbcr[:, :, :1]), self_ensemble)
+            chroma = np.asarray(degradations.bicubic_upsample(ycbcr[:, :, 1:], scale), dtype=np.float32)
+            return color.ycbcr_to_rgb(np.concatenate([luma, chroma], axis=-1))
+        return self.views(run, image, self_ensemble)
+
+    def training_degradation(self, scale):
+        """`(hr_patch, seed) -> bicubic_downsample(hr_patch, scale)`."""
+        from tfimage import degradations
+
+        scale = check_scale(scale)
+        return lambda patch, seed: degradations.bicubic_downsample(patch, scale)
+
+    def validation_degradation(self, scale):
+        return self.training_degradation(scale)
+
+
+TASK = SuperResolution()
