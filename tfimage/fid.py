@@ -221,13 +221,10 @@ def mnist_classifier_extractor(path=None):
         path: a `.keras` classifier file (default: the shipped
             `saved_models/mnist-classifier.keras`).
     """
-    import keras
-
-    from tfimage.models.saving import resolve_model_path
+    from tfimage import zoo
     from tfimage.networks.classifier import features_model
 
-    path = resolve_model_path(path or "mnist-classifier")
-    classifier = keras.saving.load_model(path, compile=False)
+    classifier = zoo.load(path or "mnist-classifier")
     model = features_model(classifier)
     return FeatureExtractor(model, "mnist-classifier", tuple(classifier.input_shape[1:]))
 

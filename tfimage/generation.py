@@ -87,20 +87,17 @@ def load_generative_model(model, kind=None):
         kind: None, "gan" or "vae" (the model must be of that kind).
 
     Raises:
-        ValueError: not a GAN/VAE, or not of `kind`.
-        FileNotFoundError: no such file or shipped model.
+        ValueError: not a GAN/VAE, not of `kind`, or an unknown name.
+        FileNotFoundError: a missing file or shipped model.
     """
-    import keras
-
+    from tfimage import zoo
     from tfimage.models.gan import GAN
-    from tfimage.models.saving import register_custom_objects, resolve_model_path
     from tfimage.models.vae import VAE
 
     if isinstance(model, (GAN, VAE)):
         loaded = model
     else:
-        register_custom_objects()
-        loaded = keras.saving.load_model(resolve_model_path(model), compile=False)
+        loaded = zoo.load(model)
     if not isinstance(loaded, (GAN, VAE)):
         raise ValueError(
             f"The model is a {type(loaded).__name__}, not a tfimage GAN or VAE. "

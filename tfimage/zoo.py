@@ -128,7 +128,8 @@ def load(name, data_dir=None):
 
     Args:
         name: a name of `list_models()` (e.g. "ffdnet-gray",
-            "tfimage-sr-x4", "bm3d", "telea", "mnist-gan"), the path of a
+            "tfimage-sr-x4", "bm3d", "telea", "mnist-gan"), the name of
+            another NAME.keras in the saved-models folder, the path of a
             `.keras` file, or an already loaded model or baseline object.
         data_dir: where official weights are looked for first.
 
@@ -158,6 +159,8 @@ def load(name, data_dir=None):
             )
         return load_keras_file(path)
     if text not in pretrained.MODELS:
+        if os.path.isfile(os.path.join(saved_models_dir(), text + ".keras")):  # a model saved there by name
+            return load_keras_file(saving.resolve_model_path(text))
         raise ValueError(
             f"Unknown model. Expected one of {sorted(list_models())} or the path of a .keras file. "
             f"Received: name={text!r}"
