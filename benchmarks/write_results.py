@@ -14,6 +14,7 @@ section the same way).
 | denoise-speed | speed_512.json | `python benchmarks/speed_512.py` |
 | sr | sr.json | `tfimage evaluate sr ... --json` |
 | inpaint | inpaint.json | `tfimage evaluate inpaint ... --json` |
+| jpeg | jpeg.json | `tfimage evaluate jpeg ... --json` |
 | generation | mnist-*-fid.json | `tfimage evaluate gan|vae ... --json` |
 | transfer-denoise | transfer_denoise_sigma75.csv | `python benchmarks/transfer_denoise.py` |
 | transfer-encoder | transfer_encoder_denoise.csv | `python benchmarks/transfer_encoder.py` |
@@ -140,6 +141,26 @@ def inpaint_table(results_dir):
     return data["protocol"], _table(["model", f"{'/'.join(sets)} PSNR", "in the holes", "s/image"], body)
 
 
+def jpeg_table(results_dir):
+    from tfimage import pretrained
+
+    data = _read_json(os.path.join(results_dir, "jpeg.json"))
+    qualities = sorted({record["quality"] for record in data["results"]})
+    sets = sorted({record["dataset"] for record in data["results"]})
+    rows = {}
+    for record in data["results"]:
+        rows.setdefault(_label(record), {})[record["quality"]] = record["psnr"]
+    for name in list(rows):
+        published = pretrained.MODELS.get(name, {}).get("published", {})
+        for dataset in sets:
+            cells = {int(q): v for q, v in published.get(dataset, {}).items() if int(q) in qualities}
+            if cells:
+                rows[f"{name} (published)"] = cells
+    header = ["model"] + [f"{'/'.join(s.upper() for s in sets)} q{quality}" for quality in qualities]
+    body = [[label] + [f"{cells[q]:.2f}" if q in cells else "-" for q in qualities] for label, cells in rows.items()]
+    return data["protocol"], _table(header, body)
+
+
 def generation_table(results_dir):
     body = []
     for path in sorted(glob.glob(os.path.join(results_dir, "mnist-*-fid.json"))):
@@ -168,6 +189,12 @@ def sr(results_dir):
 def inpaint(results_dir):
     protocol, table = inpaint_table(results_dir)
     return section("## Inpainting", _caption("inpaint.json", "each row's `tfimage evaluate inpaint ... --json`"),
+                   protocol, table)
+
+
+def jpeg(results_dir):
+    protocol, table = jpeg_table(results_dir)
+    return section("## JPEG deblocking", _caption("jpeg.json", "each row's `tfimage evaluate jpeg ... --json`"),
                    protocol, table)
 
 
@@ -271,6 +298,7 @@ def doc_sections(results_dir):
         ("denoise-speed", denoise_speed(results_dir)),
         ("sr", sr(results_dir)),
         ("inpaint", inpaint(results_dir)),
+        ("jpeg", jpeg(results_dir)),
         ("generation", generation(results_dir)),
         ("transfer", transfer(results_dir)),
     ]
@@ -285,6 +313,7 @@ def readme_sections(results_dir):
     for name, build, source, measured in (
         ("sr", sr_table, "sr.json", "tfimage evaluate sr"),
         ("inpaint", inpaint_table, "inpaint.json", "tfimage evaluate inpaint"),
+        ("jpeg", jpeg_table, "jpeg.json", "tfimage evaluate jpeg"),
         ("generation", generation_table, "mnist-{gan,vae}-fid.json", "tfimage evaluate gan|vae"),
     ):
         _, table = build(results_dir)

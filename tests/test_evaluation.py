@@ -12,9 +12,9 @@ from tfimage.tasks import TASKS
 from tfimage.tasks.inpainting import masked_psnr
 from tfimage.tasks.super_resolution import sr_metrics
 
-OPTIONS = {"denoise": {"sigma": 25}, "sr": {"scale": 2}, "inpaint": {"hole_ratio": 0.25}}
-FIELDS = {"denoise": ["sigma"], "sr": ["scale"], "inpaint": ["hole_ratio", "kind"]}
-EXTRAS = {"denoise": [], "sr": [], "inpaint": ["psnr_hole", "psnr_input"]}
+OPTIONS = {"denoise": {"sigma": 25}, "sr": {"scale": 2}, "inpaint": {"hole_ratio": 0.25}, "jpeg": {"quality": 20}}
+FIELDS = {"denoise": ["sigma"], "sr": ["scale"], "inpaint": ["hole_ratio", "kind"], "jpeg": ["quality"]}
+EXTRAS = {"denoise": [], "sr": [], "inpaint": ["psnr_hole", "psnr_input"], "jpeg": []}
 
 
 def _images(count=3, channels=1):
@@ -48,6 +48,8 @@ def _independent_degradation(task, clean, seed):
     if task == "sr":
         hr = clean[: clean.shape[0] // 2 * 2, : clean.shape[1] // 2 * 2]
         return degradations.bicubic_downsample(hr, 2).numpy(), {"scale": 2}
+    if task == "jpeg":
+        return degradations.jpeg_compress(np.round(clean * 255) / 255, 20).numpy(), {}
     mask = degradations.random_mask(clean.shape[0], clean.shape[1], 0.25, seed=seed)
     return clean * (1 - mask), {"mask": mask}
 
@@ -63,12 +65,14 @@ def _tiny_model(task):
         return build_dncnn(depth=3, filters=4, channels=1)
     if task == "sr":
         return build_espcn(2, channels=1, filters=(4, 4))
+    if task == "jpeg":
+        return build_dncnn(depth=3, filters=4, channels=1)
     return build_unet(1, filters=(4, 8), extra_inputs=1)
 
 
 @pytest.mark.parametrize("task", list(TASKS))
 def test_results_have_one_shape_for_every_task(task):
-    baseline = {"denoise": "noisy", "sr": "bicubic", "inpaint": "telea"}[task]
+    baseline = {"denoise": "noisy", "sr": "bicubic", "inpaint": "telea", "jpeg": "jpeg-input"}[task]
     result = evaluation.evaluate(baseline, _images(2), task=task, **OPTIONS[task])
     assert list(result) == [
         "model", "dataset", "task", *FIELDS[task], "images", "psnr", "ssim", *EXTRAS[task], "seconds_per_image",
@@ -114,6 +118,8 @@ def test_every_model_sees_the_same_degraded_images(task):
         restored = restore(model, degraded, task=task, **inputs)
         if task == "sr":
             expected = sr_metrics(clean[: clean.shape[0] // 2 * 2, : clean.shape[1] // 2 * 2], restored, 2)[0]
+        elif task == "jpeg":  # the 8-bit Y against the restored image rounded to 8 bits
+            expected = float(metrics.psnr(np.round(clean * 255) / 255, np.round(restored * 255) / 255))
         else:
             expected = float(metrics.psnr(clean, restored))
         assert record["psnr"] == pytest.approx(expected, abs=1e-5)
@@ -121,7 +127,7 @@ def test_every_model_sees_the_same_degraded_images(task):
             assert record["psnr_hole"] == pytest.approx(masked_psnr(clean, restored, inputs["mask"]), abs=1e-5)
     other_seed = Recorder(task, "third")
     evaluation.evaluate(other_seed, images, task=task, seed=8, **OPTIONS[task])
-    if task != "sr":  # (bicubic downsampling draws no random numbers)
+    if task not in ("sr", "jpeg"):  # (bicubic downsampling and JPEG draw no random numbers)
         assert not np.array_equal(other_seed.seen[0][0], first.seen[0][0])
 
 

@@ -107,3 +107,72 @@ def test_wrong_weights_raise(tmp_path):
     assert pairs[0][0].shape == (3, 3, 1, 64) and pairs[-1][0].shape == (3, 3, 64, 1)
     with pytest.raises(ValueError, match="convolutions"):
         pretrained.set_conv_weights(build_dncnn(depth=20), pairs, source=path)
+
+
+def test_dncnn_with_a_noise_map_takes_the_level_as_a_last_channel_and_round_trips(tmp_path):
+    from conftest import assert_keras_round_trip
+    from tfimage.inference import restore
+    from tfimage.networks.dncnn import build_dncnn
+
+    network = build_dncnn(depth=3, filters=4, channels=3, noise_map=True, residual=False, name="tiny_fdncnn")
+    assert [tuple(item.shape) for item in network.inputs] == [(None, None, None, 3), (None, 1)]
+    assert network.get_layer("conv1").kernel.shape == (3, 3, 4, 4)  # 3 image channels + the map
+    assert not any(layer.__class__.__name__ == "Subtract" for layer in network.layers)
+    image = np.random.default_rng(0).random((1, 20, 18, 3)).astype(np.float32)
+    low, high = (np.asarray(network([image, np.full((1, 1), level, np.float32)])) for level in (0.0, 0.5))
+    assert low.shape == image.shape and np.abs(low - high).max() > 0  # the level is used
+    assert_keras_round_trip(network, [image, np.full((1, 1), 0.1, np.float32)], tmp_path=tmp_path, atol=1e-6)
+    restored = restore(network, image[0], task="denoise", noise_level=0.1)
+    assert restored.shape == (20, 18, 3)
+
+
+@pytest.mark.data
+def test_dncnn3_layout_and_bsd68_sigma25_on_two_images():
+    _need("dncnn_matconvnet", "bsd68")
+    from tfimage import evaluation
+
+    model = zoo.load("dncnn-3")
+    assert len(model.inputs) == 1 and model.inputs[0].shape[-1] == 1
+    assert len([layer for layer in model.layers if "conv" in layer.name or layer.name == "noise"]) == 20
+    noisy = evaluation.evaluate("noisy", "bsd68", sigma=25, limit=2)
+    result = evaluation.evaluate(model, "bsd68", sigma=25, limit=2)
+    assert result["psnr"] > 27.0 and result["psnr"] - noisy["psnr"] > 6.5  # the noisy floor is clipped to [0, 1]
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_dncnn3_matches_the_published_bsd68_sigma25():
+    _need("dncnn_matconvnet", "bsd68")
+    from tfimage import evaluation
+
+    result = evaluation.evaluate("dncnn-3", "bsd68", sigma=25)
+    assert result["images"] == 68
+    assert result["psnr"] == pytest.approx(pretrained.MODELS["dncnn-3"]["published"]["bsd68"][25], abs=0.05)
+
+
+@pytest.mark.data
+def test_fdncnn_gray_denoises_set12_with_the_noise_level_map():
+    _need("dncnn_matconvnet")
+    from tfimage.inference import restore
+
+    clean = _set12_01()
+    noisy = _noisy(clean)
+    model = zoo.load("fdncnn-gray")
+    assert [item.shape[-1] for item in model.inputs] == [1, 1]
+    restored = restore(model, noisy, task="denoise", noise_level=SIGMA)
+    assert _psnr(restored, clean) > 29.5
+    assert _psnr(restored, clean) - _psnr(noisy, clean) > 9.0
+    wrong_level = restore(model, noisy, task="denoise", noise_level=5 / 255)
+    assert _psnr(restored, clean) - _psnr(wrong_level, clean) > 2.0  # the map is used
+
+
+@pytest.mark.data
+def test_fdncnn_color_denoises_a_cbsd68_crop():
+    _need("dncnn_matconvnet")
+    from tfimage.inference import restore
+
+    clean = _cbsd68_crop()
+    noisy = _noisy(clean)
+    restored = restore(pretrained.load_official("fdncnn-color"), noisy, task="denoise", noise_level=SIGMA)
+    assert restored.shape == (128, 128, 3)
+    assert _psnr(restored, clean) - _psnr(noisy, clean) > 8.0

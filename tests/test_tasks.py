@@ -8,15 +8,15 @@ from tfimage.tasks.base import MIN_IMAGE_SIZE, Task, check_image
 
 
 def test_registry_names_every_task_once():
-    assert list(TASKS) == ["denoise", "sr", "inpaint"]
+    assert list(TASKS) == ["denoise", "sr", "inpaint", "jpeg"]
     for name, task in TASKS.items():
         assert isinstance(task, Task) and task.name == name and get_task(name) is task
         assert get_task(task) is task  # a task object passes through
-        assert task.input_name in {"denoise": "noise_level", "sr": "scale", "inpaint": "mask"}[name]
+        assert task.input_name == {"denoise": "noise_level", "sr": "scale", "inpaint": "mask", "jpeg": None}[name]
         for baseline, entry in task.baselines.items():
             assert entry["factory"]().task == name, baseline
-    assert [task.command for task in TASKS.values()] == ["denoise", "upscale", "inpaint"]
-    with pytest.raises(ValueError, match="denoise, sr, inpaint. Received: task='deblur'"):
+    assert [task.command for task in TASKS.values()] == ["denoise", "upscale", "inpaint", "dejpeg"]
+    with pytest.raises(ValueError, match="denoise, sr, inpaint, jpeg. Received: task='deblur'"):
         get_task("deblur")
 
 

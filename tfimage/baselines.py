@@ -84,15 +84,26 @@ def _check_image(image):
 
 
 class Noisy:
-    """The identity: the degraded input scored as it is (the floor of every table)."""
+    """The identity: the degraded input scored as it is (the floor of every table).
+
+    This one is the denoising floor (the noisy input); a subclass that sets
+    `task` and `description` is another task's (`JpegInput`).
+    """
 
     task = "denoise"
     channels = None
     noise_level_input = False
     description = "the noisy input itself (identity): the floor"
 
-    def predict_image(self, image, noise_level=None):
+    def predict_image(self, image, **inputs):
         return np.clip(_check_image(image), 0.0, 1.0)
+
+
+class JpegInput(Noisy):
+    """The decoded JPEG itself (the identity): the floor of JPEG deblocking."""
+
+    task = "jpeg"
+    description = "the decoded JPEG itself (identity): the floor"
 
 
 class BM3D:

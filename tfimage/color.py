@@ -30,3 +30,37 @@ def ycbcr_to_rgb(image):
     if image.shape[-1] != 3:
         raise ValueError(f"ycbcr_to_rgb needs a YCbCr image (..., 3). Received: image with shape={image.shape}")
     return ((image - _OFFSET) @ _INVERSE.T).astype(np.float32)
+
+
+def luma_8bit(image):
+    """The Y of MATLAB's `rgb2ycbcr` on the 8-bit RGB image, rounded to 8 bits, as float32 (H, W, 1) in [0, 1].
+
+    `image` is RGB (H, W, 3) in [0, 1] (rounded to 8 bits first) or gray
+    (H, W) / (H, W, 1), which is taken as Y (rounded to 8 bits). This is the test label
+    of the JPEG deblocking literature (DnCNN-3's `rgb2ycbcr(uint8 RGB)(:,:,1)`):
+    Y = round(16 + (65.481 R + 128.553 G + 24.966 B) / 255) with R, G, B in 0-255.
+    """
+    image = np.asarray(image, np.float64)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3):
+        raise ValueError(f"luma_8bit needs a gray or RGB image (H, W, 1|3). Received: image with shape={image.shape}")
+    image = np.clip(image, 0.0, 1.0)
+    if image.shape[-1] == 3:
+        luma = (np.round(image * 255.0) / 255.0) @ _MATRIX[0] + _OFFSET[0]
+        image = luma[:, :, None]
+    return (np.round(image * 255.0) / 255.0).astype(np.float32)
+
+
+def on_luma(function, image):
+    """`function` applied to the Y channel of an RGB image, Cb and Cr kept; float32 RGB (not clipped).
+
+    How a gray (1-channel) model restores a color image when the degradation
+    acts on luma: `function` maps the (H, W, 1) Y image to its restored Y
+    image of the same size.
+    """
+    ycbcr = rgb_to_ycbcr(image)
+    luma = np.asarray(function(np.ascontiguousarray(ycbcr[:, :, :1])), dtype=np.float32)
+    if luma.shape != ycbcr[:, :, :1].shape:
+        raise ValueError(f"on_luma expects a same-size Y image back. Received: {ycbcr[:, :, :1].shape} -> {luma.shape}")
+    return ycbcr_to_rgb(np.concatenate([luma, ycbcr[:, :, 1:]], axis=-1))

@@ -244,7 +244,8 @@ def jpeg_compress(image, quality):
         raise ValueError(f"quality must be between 1 and 100. Received: quality={quality}")
     pixels = tf.image.convert_image_dtype(tf.clip_by_value(image, 0.0, 1.0), tf.uint8, saturate=True)
     encoded = tf.io.encode_jpeg(pixels, quality=quality)
-    decoded = tf.io.decode_jpeg(encoded, channels=image.shape[-1])
+    # The accurate IDCT, as Pillow and MATLAB decode (TensorFlow defaults to the fast integer one).
+    decoded = tf.io.decode_jpeg(encoded, channels=image.shape[-1], dct_method="INTEGER_ACCURATE")
     return tf.image.convert_image_dtype(decoded, tf.float32)
 
 

@@ -34,7 +34,8 @@ FFDNET_PAPER = (
 # "paper" and "published" (PSNRs in dB reported in the paper, by test set and
 # sigma on the 0-255 scale). Entries with "format": "matconvnet" are built by
 # `load` from "architecture"/"depth"/"filters" and the weight "file" of the
-# catalogue set "weights".
+# catalogue set "weights"; DnCNN entries may add "noise_map" and "residual"
+# (`build_dncnn`'s arguments: FDnCNN takes a noise-level map and is not residual).
 MODELS = {
     "dncnn-s15": {
         "kind": "pretrained",
@@ -115,6 +116,64 @@ MODELS = {
         "architecture": "dncnn",
         "depth": 20,
         "filters": 64,
+    },
+    "dncnn-3": {
+        "kind": "pretrained",
+        "description": "DnCNN-3, gray (Y): one model for denoising (sigma 0-55), SR (bicubic-upsampled input) "
+        "and JPEG deblocking (20 layers)",
+        "channels": 1,
+        "noise_level_input": False,
+        "sigma": None,
+        "sigma_range": (0, 55),
+        "paper": DNCNN_PAPER,
+        # DnCNN README (cszn/DnCNN), DnCNN-3 tables: BSD68 by sigma; LIVE1 (Y channel) by JPEG quality.
+        "published": {
+            "bsd68": {15: 31.46, 25: 29.02, 50: 26.10},
+            "live1": {10: 29.19, 20: 31.59, 30: 32.98, 40: 33.96},
+        },
+        "format": "matconvnet",
+        "weights": "dncnn_matconvnet",
+        "file": "DnCNN3.mat",
+        "architecture": "dncnn",
+        "depth": 20,
+        "filters": 64,
+    },
+    "fdncnn-gray": {
+        "kind": "pretrained",
+        "description": "FDnCNN, gray, noise level as input (a map channel, full resolution), sigma 0-75 (20 layers)",
+        "channels": 1,
+        "noise_level_input": True,
+        "sigma": None,
+        "sigma_range": (0, 75),
+        "paper": DNCNN_PAPER,
+        # DnCNN README (cszn/DnCNN), the FDnCNN column of the BSD68 table.
+        "published": {"bsd68": {15: 31.69, 25: 29.22, 50: 26.27}},
+        "format": "matconvnet",
+        "weights": "dncnn_matconvnet",
+        "file": "FDnCNN_gray.mat",
+        "architecture": "dncnn",
+        "depth": 20,
+        "filters": 64,
+        "noise_map": True,
+        "residual": False,
+    },
+    "fdncnn-color": {
+        "kind": "pretrained",
+        "description": "FDnCNN, color, noise level as input (a map channel, full resolution), sigma 0-75 (20 layers)",
+        "channels": 3,
+        "noise_level_input": True,
+        "sigma": None,
+        "sigma_range": (0, 75),
+        "paper": DNCNN_PAPER,
+        "published": {},  # the DnCNN README states no color FDnCNN numbers
+        "format": "matconvnet",
+        "weights": "dncnn_matconvnet",
+        "file": "FDnCNN_color.mat",
+        "architecture": "dncnn",
+        "depth": 20,
+        "filters": 64,
+        "noise_map": True,
+        "residual": False,
     },
     "ffdnet-gray": {
         "kind": "pretrained",
@@ -306,6 +365,8 @@ def _build(spec, name):
             filters=spec["filters"],
             channels=spec["channels"],
             batch_norm=False,
+            noise_map=spec.get("noise_map", False),
+            residual=spec.get("residual", True),
             name=model_name,
         )
     if spec["architecture"] == "ffdnet":
@@ -334,8 +395,8 @@ def load_official(name, data_dir=None):
             `tfimage.datasets.catalogue.locate`).
 
     Returns:
-        A `keras.Model`. DnCNN models map a noisy (batch, H, W, C) image in
-        [0, 1] to the denoised image; FFDNet models take
+        A `keras.Model`. DnCNN models (DnCNN-3 too) map a degraded (batch, H,
+        W, C) image in [0, 1] to the restored image; FFDNet and FDnCNN models take
         `[image, noise_level]` with noise_level of shape (batch, 1) holding
         sigma / 255.
 

@@ -115,6 +115,17 @@ CATALOGUE = {
             "Sparse-Representations', Curves and Surfaces 2010."
         ),
     },
+    "live1": {
+        "folder": "LIVE1",
+        "kind": "images",
+        "description": "29 color LIVE1 reference images (BMP): the JPEG deblocking test set",
+        "url": _DNCNN + "testsets/LIVE1/{name}",
+        "paper": (
+            "H. R. Sheikh, Z. Wang, L. Cormack, A. C. Bovik, 'LIVE Image Quality Assessment "
+            "Database Release 2', 2005; C. Dong, Y. Deng, C. C. Loy, X. Tang, 'Compression "
+            "Artifacts Reduction by a Deep Convolutional Network', ICCV 2015."
+        ),
+    },
     "mnist": {
         "folder": "MNIST",
         "kind": "mnist",
@@ -133,7 +144,7 @@ CATALOGUE = {
     "dncnn_matconvnet": {
         "folder": "DnCNN_MatConvNet",
         "kind": "weights",
-        "description": "Official DnCNN-S (sigma 15/25/50), DnCNN-B and CDnCNN-B weights (MatConvNet)",
+        "description": "Official DnCNN-S (sigma 15/25/50), DnCNN-B, CDnCNN-B, DnCNN-3 and FDnCNN weights (MatConvNet)",
         "url": _DNCNN + "model/{name}",
         "url_overrides": {
             "sigma=15.mat": _DNCNN + "model/specifics/sigma=15.mat",

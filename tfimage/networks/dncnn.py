@@ -9,12 +9,18 @@ subtracts it from its input, so the model's output is the clean image. The
 layer layout matches the authors' MatConvNet releases (with the batch
 normalisation folded into the convolutions), so `tfimage.pretrained` can copy
 their weights convolution by convolution.
+
+With `noise_map=True` the network is the authors' flexible DnCNN (FDnCNN):
+it takes `[image, noise_level]` like FFDNet, appends the constant noise-level
+map as the last input channel (MatConvNet's `concat` layer) and, unlike
+FFDNet, works at full resolution (no pixel unshuffle); the released FDnCNN
+models output the clean image directly (`residual=False`).
 """
 
 import keras
 
 
-def build_dncnn(depth=17, filters=64, channels=1, batch_norm=False, name="dncnn"):
+def build_dncnn(depth=17, filters=64, channels=1, batch_norm=False, noise_map=False, residual=True, name="dncnn"):
     """Builds a DnCNN denoiser as a functional Keras model.
 
     The graph is: Conv2D + ReLU, then (depth - 2) x [Conv2D (+ BatchNorm) +
@@ -32,11 +38,18 @@ def build_dncnn(depth=17, filters=64, channels=1, batch_norm=False, name="dncnn"
             bias, as in the authors' Keras port. Without it every
             convolution has a bias, which is the layout of the released
             MatConvNet weights (BN folded in).
+        noise_map: take the noise level as a second input (batch, 1),
+            sigma / 255, appended to the image as a constant map channel
+            before the first convolution (FDnCNN).
+        residual: the last convolution predicts the noise and the output is
+            `input - noise` (DnCNN); False: it predicts the clean image
+            (the released FDnCNN models).
         name: the model name.
 
     Returns:
         A `keras.Model` mapping a (batch, height, width, channels) float
-        image in [0, 1] to the denoised image of the same shape.
+        image in [0, 1] (with `noise_map`: `[image, noise_level]`) to the
+        denoised image of the same shape.
     """
     if int(depth) < 2:
         raise ValueError(f"depth must be at least 2. Received: depth={depth}")
@@ -47,9 +60,15 @@ def build_dncnn(depth=17, filters=64, channels=1, batch_norm=False, name="dncnn"
     depth, filters = int(depth), int(filters)
 
     inputs = keras.Input(shape=(None, None, channels), name="noisy")
+    x = inputs
+    if noise_map:
+        from tfimage.networks.ffdnet import ConcatNoiseLevelMap
+
+        noise_level = keras.Input(shape=(1,), name="noise_level")
+        x = ConcatNoiseLevelMap(name="noise_map")([inputs, noise_level])
     x = keras.layers.Conv2D(
         filters, 3, padding="same", use_bias=True, name="conv1"
-    )(inputs)
+    )(x)
     x = keras.layers.ReLU(name="relu1")(x)
     for index in range(2, depth):
         x = keras.layers.Conv2D(
@@ -64,8 +83,9 @@ def build_dncnn(depth=17, filters=64, channels=1, batch_norm=False, name="dncnn"
                 epsilon=1e-4, momentum=0.9, name=f"bn{index}"
             )(x)
         x = keras.layers.ReLU(name=f"relu{index}")(x)
-    noise = keras.layers.Conv2D(
-        channels, 3, padding="same", use_bias=not batch_norm, name="noise"
+    last = keras.layers.Conv2D(
+        channels, 3, padding="same", use_bias=not batch_norm, name="noise" if residual else "clean"
     )(x)
-    outputs = keras.layers.Subtract(name="clean")([inputs, noise])
-    return keras.Model(inputs=inputs, outputs=outputs, name=name)
+    outputs = keras.layers.Subtract(name="clean")([inputs, last]) if residual else last
+    model_inputs = [inputs, noise_level] if noise_map else inputs
+    return keras.Model(inputs=model_inputs, outputs=outputs, name=name)
