@@ -78,7 +78,7 @@ def test_write_results_renders_every_table_from_the_stored_results(tmp_path):
     writer = _script("write_results")
     doc = tmp_path / "results.md"
     doc.write_text("# Results\n\nintro by hand\n")
-    names = ["denoise", "sr", "inpaint", "generation"]
+    names = ["denoise", "sr", "inpaint", "jpeg", "generation"]
     readme = tmp_path / "README.md"
     readme.write_text("".join(f"{benchmark.begin_marker(n)}\nold\n{benchmark.end_marker(n)}\n" for n in names))
     for _ in range(2):  # the second run replaces the sections instead of adding them again
@@ -90,6 +90,7 @@ def test_write_results_renders_every_table_from_the_stored_results(tmp_path):
     assert "| tfimage-sr-x4 | - | 31.25 | - | 26.08 |" in text  # from sr.json
     assert "| masked input | 12.61 | - | - |" in text  # psnr_input of inpaint.json
     assert "| mnist-gan | 6.62 | 2.79 |" in text  # from mnist-gan-fid.json
+    assert "| dncnn-3 (published) | 29.19 | 31.59 | 32.98 | 33.96 |" in text  # jpeg.json + the model's spec
     # transfer_denoise_sigma75.csv: the scratch run's final PSNR and the steps that first reach it
     rows = list(csv.DictReader(open(os.path.join(BENCHMARKS, "results", "transfer_denoise_sigma75.csv"))))
     target = float(rows[-1]["scratch_psnr"])
