@@ -52,15 +52,17 @@ def luma_8bit(image):
     return (np.round(image * 255.0) / 255.0).astype(np.float32)
 
 
-def on_luma(function, image):
-    """`function` applied to the Y channel of an RGB image, Cb and Cr kept; float32 RGB (not clipped).
+def on_luma(function, image, chroma=None):
+    """`function` applied to the Y channel of an RGB image; float32 RGB (not clipped).
 
-    How a gray (1-channel) model restores a color image when the degradation
-    acts on luma: `function` maps the (H, W, 1) Y image to its restored Y
-    image of the same size.
+    How a gray (1-channel) model restores a color image: `function` maps the
+    (H, W, 1) Y image to its restored Y image, and Cb and Cr are kept
+    (`chroma=None`) or mapped by `chroma` to the output's size (e.g. bicubic
+    upsampling for super-resolution, SRCNN/VDSR's setting).
     """
     ycbcr = rgb_to_ycbcr(image)
     luma = np.asarray(function(np.ascontiguousarray(ycbcr[:, :, :1])), dtype=np.float32)
-    if luma.shape != ycbcr[:, :, :1].shape:
-        raise ValueError(f"on_luma expects a same-size Y image back. Received: {ycbcr[:, :, :1].shape} -> {luma.shape}")
-    return ycbcr_to_rgb(np.concatenate([luma, ycbcr[:, :, 1:]], axis=-1))
+    cbcr = ycbcr[:, :, 1:] if chroma is None else np.asarray(chroma(ycbcr[:, :, 1:]), dtype=np.float32)
+    if luma.shape[:2] != cbcr.shape[:2]:
+        raise ValueError(f"on_luma: the Y output is {luma.shape[:2]}, Cb/Cr {cbcr.shape[:2]}. Received: image {image.shape}")
+    return ycbcr_to_rgb(np.concatenate([luma, cbcr], axis=-1))

@@ -237,14 +237,27 @@ class Task:
         """The network's output for one image (before clipping)."""
         raise NotImplementedError
 
-    @staticmethod
-    def views(function, image, self_ensemble, color_symmetries=False):
-        """`function(image)`, or its mean over the x8 (color-)symmetry views."""
+    def run_views(self, model, network, image, tile, overlap, self_ensemble, color_symmetries=False, scale=1):
+        """`network` (the model on one (h, w, C) array) over the tiles of `image`, or of each x8 view.
+
+        Args:
+            model: the Keras model (its downsampling factor aligns the tiles).
+            network: maps an (h, w, C) array to the (scale * h, scale * w, C') output.
+            image: the (H, W, C) array.
+            tile, overlap: `execution.run_tiled`'s settings.
+            self_ensemble, color_symmetries: average over the x8 (color-)symmetry views.
+            scale: the output's size over the input's.
+        """
+        alignment = self.tile_alignment(model)
+
+        def run(view):
+            return execution.run_tiled(network, view, tile, overlap, scale, alignment)
+
         if self_ensemble and color_symmetries:
-            return execution.color_symmetry_self_ensemble(function, image)
+            return execution.color_symmetry_self_ensemble(run, image)
         if self_ensemble:
-            return execution.geometric_self_ensemble(function, image)
-        return function(image)
+            return execution.geometric_self_ensemble(run, image)
+        return run(image)
 
     # ------------------------------------------------------------------ training
 

@@ -169,9 +169,7 @@ class Denoise(Task):
             output = forward(part[None] if level is None else [part[None], level])
             return np.asarray(output, dtype=np.float32)[0]
 
-        alignment = self.tile_alignment(model)
-        run = lambda view: execution.run_tiled(network, view, tile, overlap, alignment=alignment)  # noqa: E731
-        restored = self.views(run, image, self_ensemble, color_symmetries)
+        restored = self.run_views(model, network, image, tile, overlap, self_ensemble, color_symmetries)
         if restored.shape[:2] != image.shape[:2]:
             raise ValueError(
                 "The model changed the image size; denoising expects same-size restoration. Received: output "

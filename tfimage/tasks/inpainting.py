@@ -229,9 +229,7 @@ class Inpainting(Task):
                 return np.transpose(output[..., 0], (1, 2, 0))
             return np.asarray(forward([view_known[None], view_mask[None]]), dtype=np.float32)[0]
 
-        alignment = self.tile_alignment(model)
-        run = lambda view: execution.run_tiled(fill, view, tile, overlap, alignment=alignment)  # noqa: E731
-        output = self.views(run, np.concatenate([known, mask], axis=-1), self_ensemble)
+        output = self.run_views(model, fill, np.concatenate([known, mask], axis=-1), tile, overlap, self_ensemble)
         return known + mask * output  # the known pixels stay as they are
 
     def training_options(self, hole_ratio=0.25, kind="strokes", shape_scale=None):

@@ -120,9 +120,9 @@ class Jpeg(Task):
         def restore_part(part):
             return np.asarray(forward(part[None]), dtype=np.float32)[0]
 
-        alignment = self.tile_alignment(model)
-        run = lambda view: execution.run_tiled(restore_part, view, tile, overlap, alignment=alignment)  # noqa: E731
-        restore_view = lambda view: self.views(run, view, self_ensemble)  # noqa: E731
+        def restore_view(view):
+            return self.run_views(model, restore_part, view, tile, overlap, self_ensemble)
+
         restored = color.on_luma(restore_view, image) if luma_only else restore_view(image)
         if restored.shape[:2] != image.shape[:2]:
             raise ValueError(

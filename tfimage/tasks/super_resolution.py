@@ -160,14 +160,14 @@ class SuperResolution(Task):
                 )
             return output
 
-        alignment = self.tile_alignment(model)
-        run = lambda view: execution.run_tiled(upscale, view, tile, overlap, scale, alignment)  # noqa: E731
+        def restore_view(view):
+            return self.run_views(model, upscale, view, tile, overlap, self_ensemble, scale=scale)
+
         if luma_only:  # the SR papers' setting: the network on Y, bicubic on Cb and Cr
-            ycbcr = color.rgb_to_ycbcr(image)
-            luma = self.views(run, np.ascontiguousarray(ycbcr[:, :, :1]), self_ensemble)
-            chroma = np.asarray(degradations.bicubic_upsample(ycbcr[:, :, 1:], scale), dtype=np.float32)
-            return color.ycbcr_to_rgb(np.concatenate([luma, chroma], axis=-1))
-        return self.views(run, image, self_ensemble)
+            return color.on_luma(
+                restore_view, image, chroma=lambda cbcr: degradations.bicubic_upsample(cbcr, scale).numpy()
+            )
+        return restore_view(image)
 
     def training_degradation(self, scale):
         """`(hr_patch, seed) -> bicubic_downsample(hr_patch, scale)`."""
