@@ -180,22 +180,19 @@ def section(title, caption, protocol, table, extra=""):
     return "\n\n".join(part for part in (title, caption, protocol, table, extra) if part)
 
 
-def sr(results_dir):
-    protocol, table = sr_table(results_dir)
-    return section("## Super-resolution", _caption("sr.json", "each row's `tfimage evaluate sr ... --json`"),
-                   protocol, table)
+# name -> (section title, table builder, source file under benchmarks/results/, measuring command)
+TASK_TABLES = {
+    "sr": ("Super-resolution", sr_table, "sr.json", "tfimage evaluate sr"),
+    "inpaint": ("Inpainting", inpaint_table, "inpaint.json", "tfimage evaluate inpaint"),
+    "jpeg": ("JPEG deblocking", jpeg_table, "jpeg.json", "tfimage evaluate jpeg"),
+}
 
 
-def inpaint(results_dir):
-    protocol, table = inpaint_table(results_dir)
-    return section("## Inpainting", _caption("inpaint.json", "each row's `tfimage evaluate inpaint ... --json`"),
-                   protocol, table)
-
-
-def jpeg(results_dir):
-    protocol, table = jpeg_table(results_dir)
-    return section("## JPEG deblocking", _caption("jpeg.json", "each row's `tfimage evaluate jpeg ... --json`"),
-                   protocol, table)
+def task_section(results_dir, name):
+    """The docs/results.md section of one task's table (`TASK_TABLES`)."""
+    title, build, source, command = TASK_TABLES[name]
+    protocol, table = build(results_dir)
+    return section(f"## {title}", _caption(source, f"each row's `{command} ... --json`"), protocol, table)
 
 
 def generation(results_dir):
@@ -296,9 +293,7 @@ def doc_sections(results_dir):
         ("denoise", benchmark.render(denoise, None, level=2)),
         ("denoise-self-ensemble", denoise_self_ensemble(results_dir)),
         ("denoise-speed", denoise_speed(results_dir)),
-        ("sr", sr(results_dir)),
-        ("inpaint", inpaint(results_dir)),
-        ("jpeg", jpeg(results_dir)),
+        *((name, task_section(results_dir, name)) for name in TASK_TABLES),
         ("generation", generation(results_dir)),
         ("transfer", transfer(results_dir)),
     ]
@@ -310,12 +305,9 @@ def readme_sections(results_dir):
 
     denoise = benchmark.load_results(os.path.join(results_dir, "denoise.json"))
     sections = [("denoise", benchmark.render_compact(denoise))]
-    for name, build, source, measured in (
-        ("sr", sr_table, "sr.json", "tfimage evaluate sr"),
-        ("inpaint", inpaint_table, "inpaint.json", "tfimage evaluate inpaint"),
-        ("jpeg", jpeg_table, "jpeg.json", "tfimage evaluate jpeg"),
-        ("generation", generation_table, "mnist-{gan,vae}-fid.json", "tfimage evaluate gan|vae"),
-    ):
+    tables = [(name, build, source, measured) for name, (_, build, source, measured) in TASK_TABLES.items()]
+    tables.append(("generation", generation_table, "mnist-{gan,vae}-fid.json", "tfimage evaluate gan|vae"))
+    for name, build, source, measured in tables:
         _, table = build(results_dir)
         sections.append((name, f"Written by `{WRITER} --readme README.md` from `benchmarks/results/{source}` "
                                f"(`{measured} ... --json`).\n\n" + table))
