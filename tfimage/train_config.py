@@ -352,21 +352,11 @@ class TrainConfig:
 
 
 def _task_option_names(task):
-    """The training option names a task takes, and those it needs (no default)."""
+    """The training option names a task takes (`Task.training_options`' signature), and those without a default."""
     import inspect
 
-    def parameters(function):
-        return [p for p in inspect.signature(function).parameters.values()
-                if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
-
-    own = inspect.signature(task.training_options).parameters.values()
-    if not any(p.kind == p.VAR_KEYWORD for p in own):  # the task lists its options itself
-        return [p.name for p in own], []
-    training = [p for p in parameters(task.training_degradation) if p.name != "noise_level_input"]
-    validation = [p for p in parameters(task.validation_degradation) if p.name != "noise_level_input"]
-    accepted = list(dict.fromkeys([p.name for p in training + validation] + [f"validation_{p.name}" for p in validation]))
-    required = [p.name for p in training if p.default is p.empty]
-    return accepted, required
+    parameters = inspect.signature(task.training_options).parameters.values()
+    return [p.name for p in parameters], [p.name for p in parameters if p.default is p.empty]
 
 
 def _defaults():

@@ -267,10 +267,11 @@ class Task:
         The training loop (`tfimage.training.train_restorer`) records the result in the
         run's train_config.json and passes `training_degradation` and
         `validation_degradation` the options each takes (`validation_NAME`, when
-        not None, replaces NAME for validation). Override to fill in defaults
+        not None, replaces NAME for validation). Its signature lists the
+        options (those without a default are required); it fills in defaults
         that depend on other options, so that the record says what was used.
         """
-        return dict(options)
+        raise NotImplementedError
 
     def training_degradation(self, **options):
         """`(patch, seed) -> model input` for `tfimage.datasets.pipelines.restoration_dataset`."""

@@ -131,6 +131,9 @@ class Jpeg(Task):
             )
         return restored
 
+    def training_options(self, quality):
+        return {"quality": check_quality(quality)}
+
     def training_degradation(self, quality):
         """`(patch, seed) -> the patch JPEG-compressed at quality` (the patch's own 8x8 block grid)."""
         from tfimage import degradations

@@ -169,6 +169,9 @@ class SuperResolution(Task):
             )
         return restore_view(image)
 
+    def training_options(self, scale):
+        return {"scale": check_scale(scale)}
+
     def training_degradation(self, scale):
         """`(hr_patch, seed) -> bicubic_downsample(hr_patch, scale)`."""
         from tfimage import degradations
