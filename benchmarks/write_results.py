@@ -176,6 +176,60 @@ def generation_table(results_dir):
     return protocol, _table(["model", "FID", "FID floor", "KID", "KID floor", "generated images"], body)
 
 
+# Published PSNR of the plug-and-play tables (the issue's and papers' numbers): table -> label -> value.
+PNP_PUBLISHED = {
+    "deblur-cbsd68": {"IRCNN+ (published, Zhang et al. 2021)": 26.86, "DPIR, DRUNet (published)": 28.86},
+    "sr-kernel-cbsd68": {"IRCNN+ (published, Zhang et al. 2021)": 26.66, "DPIR, DRUNet (published)": 27.97},
+}
+PNP_TITLES = {
+    "deblur-cbsd68": "Deblurring CBSD68: Gaussian kernel sigma 1.6 (25x25), noise 2.55",
+    "sr-kernel-cbsd68": "SR x2 with a known kernel, CBSD68: Gaussian sigma 0.7 (DPIR's kernel 1), no noise",
+    "demosaic-kodak24": "Demosaicing Kodak24 (RGGB; the images column says how many, in file order)",
+}
+
+
+def pnp_tables(results_dir):
+    """The plug-and-play tables: one row per method; Set3C as kernels x noise levels."""
+    data = _read_json(os.path.join(results_dir, "pnp.json"))
+    by_table = {}
+    for record in data["results"]:
+        by_table.setdefault(record["table"], []).append(record)
+    parts = []
+    for name, title in PNP_TITLES.items():
+        records = by_table.get(name, [])
+        if not records:
+            continue
+        body = []
+        for record in records:
+            extra = f" (Y {record['psnr_y']:.2f})" if "psnr_y" in record else ""
+            body.append([_label(record), f"{record['psnr']:.2f}{extra}", f"{record['ssim']:.4f}",
+                         f"{record['seconds_per_image']:.2f}", record["images"]])
+        for label, value in PNP_PUBLISHED.get(name, {}).items():
+            body.append([label, f"{value:.2f}", "-", "-", "-"])
+        parts.append(f"**{title}**\n\n" + _table(["method", "PSNR", "SSIM", "s/image", "images"], body))
+    set3c = by_table.get("deblur-set3c", [])
+    if set3c:
+        columns = sorted({(r["noise_level"], r["kernel"]) for r in set3c}, key=lambda c: (c[0], int(c[1].split(":")[1])))
+        rows = {}
+        for record in set3c:
+            rows.setdefault(_label(record), {})[(record["noise_level"], record["kernel"])] = record["psnr"]
+        header = ["method"] + [f"{kernel.replace('levin:', 'k')} n{noise:g}" for noise, kernel in columns]
+        body = [[label] + [f"{cells[c]:.2f}" if c in cells else "-" for c in columns] for label, cells in rows.items()]
+        parts.append("**Deblurring Set3C with Levin et al.'s 8 motion kernels, noise 2.55 and 7.65** (PSNR, RGB)\n\n"
+                     + _table(header, body))
+    return data["protocol"], "\n\n".join(parts)
+
+
+def pnp(results_dir):
+    protocol, tables = pnp_tables(results_dir)
+    protocol = "One pretrained denoiser restores images for tasks it was never trained on. " + protocol
+    picture = "![blurred, Wiener, plug-and-play, clean](../benchmarks/results/pnp-deblur-grid.png)"
+    return section("## Plug-and-play",
+                   _caption("pnp.json", "`python benchmarks/pnp_tables.py`"), protocol, tables,
+                   picture + "\n\nLeft to right: Set3C parrots blurred by Levin kernel 4 with noise 7.65, Wiener, "
+                   "ffdnet-color in the solver, clean.")
+
+
 def section(title, caption, protocol, table, extra=""):
     return "\n\n".join(part for part in (title, caption, protocol, table, extra) if part)
 
@@ -296,6 +350,7 @@ def doc_sections(results_dir):
         *((name, task_section(results_dir, name)) for name in TASK_TABLES),
         ("generation", generation(results_dir)),
         ("transfer", transfer(results_dir)),
+        ("pnp", pnp(results_dir)),
     ]
 
 
@@ -319,13 +374,15 @@ def main(argv=None):
     parser.add_argument("--results-dir", default=os.path.join(HERE, "results"))
     parser.add_argument("--doc", default=os.path.join(ROOT, "docs", "results.md"), help="'' to skip")
     parser.add_argument("--readme", help="also rewrite the tables between this file's results markers")
+    parser.add_argument("--only", nargs="*", help="only these docs/results.md sections (e.g. pnp)")
     args = parser.parse_args(argv)
 
     from tfimage.cli.benchmark import update_readme, write_section
 
     if args.doc:
         for name, text in doc_sections(args.results_dir):
-            write_section(args.doc, name, text)
+            if not args.only or name in args.only:
+                write_section(args.doc, name, text)
         print(f"wrote {args.doc}")
     if args.readme:
         for name, text in readme_sections(args.results_dir):

@@ -144,12 +144,12 @@ def test_tiled_inpainting_is_close_to_untiled_on_a_cbsd68_image():
 
 def test_restore_errors_name_the_argument(tiny_dncnn, tiny_inpainter):
     image = _image((16, 16, 1))
-    with pytest.raises(ValueError, match="task='deblur'"):
-        restore(tiny_dncnn, image, task="deblur")
+    with pytest.raises(ValueError, match="task='dehaze'"):
+        restore(tiny_dncnn, image, task="dehaze")
     with pytest.raises(ValueError, match="takes only noise_level=. Received: mask="):
         restore(tiny_dncnn, image, mask=np.zeros((16, 16)))
-    with pytest.raises(ValueError, match="takes only scale=. Received: noise_level="):
-        restore(build_espcn(2, channels=1, filters=(4, 4)), image, task="sr", scale=2, noise_level=0.1)
+    with pytest.raises(ValueError, match="takes only scale=, kernel=, noise_level=. Received: mask="):
+        restore(build_espcn(2, channels=1, filters=(4, 4)), image, task="sr", scale=2, mask=image)
     with pytest.raises(ValueError, match="scale=None"):
         restore(build_espcn(2, channels=1, filters=(4, 4)), image, task="sr")
     with pytest.raises(ValueError, match="'inpaint' task, not 'denoise'. Received: model=telea"):
@@ -193,8 +193,8 @@ def test_an_image_too_small_for_the_encoder_is_refused():
     image = np.zeros((12, 40, 3), np.float32)
     with pytest.raises(ValueError, match="too small.*16x16.*image"):
         restore(network, image, task="inpaint", mask=np.zeros((12, 40, 1), np.float32))
-    with pytest.raises(ValueError, match=r"\[image, mask\]"):
-        restore(build_unet(3, filters=(4, 8)), image[:, :16], task="inpaint", mask=np.zeros((12, 16)))
+    with pytest.raises(ValueError, match=r"\[image, mask\]"):  # (a same-size network would be a denoiser: PnP)
+        restore(build_espcn(2, filters=(4, 4)), image[:, :16], task="inpaint", mask=np.zeros((12, 16)))
 
 
 def test_sr_scale_must_be_the_models():

@@ -8,16 +8,19 @@ from tfimage.tasks.base import MIN_IMAGE_SIZE, Task, check_image
 
 
 def test_registry_names_every_task_once():
-    assert list(TASKS) == ["denoise", "sr", "inpaint", "jpeg"]
+    assert list(TASKS) == ["denoise", "sr", "inpaint", "jpeg", "deblur", "demosaic"]
     for name, task in TASKS.items():
         assert isinstance(task, Task) and task.name == name and get_task(name) is task
         assert get_task(task) is task  # a task object passes through
-        assert task.input_name == {"denoise": "noise_level", "sr": "scale", "inpaint": "mask", "jpeg": None}[name]
+        assert task.input_name == {
+            "denoise": "noise_level", "sr": "scale", "inpaint": "mask", "jpeg": None, "deblur": "kernel",
+            "demosaic": None,
+        }[name]
         for baseline, entry in task.baselines.items():
             assert entry["factory"]().task == name, baseline
-    assert [task.command for task in TASKS.values()] == ["denoise", "upscale", "inpaint", "dejpeg"]
-    with pytest.raises(ValueError, match="denoise, sr, inpaint, jpeg. Received: task='deblur'"):
-        get_task("deblur")
+    assert [task.command for task in TASKS.values()] == ["denoise", "upscale", "inpaint", "dejpeg", "deblur", "demosaic"]
+    with pytest.raises(ValueError, match="denoise, sr, inpaint, jpeg, deblur, demosaic. Received: task='dehaze'"):
+        get_task("dehaze")
 
 
 def test_check_image_returns_float32_hwc_and_names_what_is_wrong():

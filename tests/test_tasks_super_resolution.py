@@ -92,3 +92,14 @@ def test_a_gray_model_upscales_color_through_luma():
     # Bicubic resizing and the YCbCr transform are both linear: Y through the net, Cb/Cr bicubic = RGB bicubic.
     np.testing.assert_allclose(upscaled, restore(zoo.load("bicubic"), low_res, task="sr", scale=2), atol=1e-5)
     assert TASK.dataset_channels(bicubic_net) is None  # color sets are read in color for a gray model
+
+
+@pytest.mark.data
+def test_dncnn3_reproduces_its_published_set5_x4_on_the_bicubic_upsampled_y():
+    require_set("set5")
+    require_set("dncnn_matconvnet")
+    from tfimage import evaluation, pretrained
+
+    result = evaluation.evaluate("dncnn-3", "set5", task="sr", scale=4)
+    published = pretrained.MODELS["dncnn-3"]["published"]["set5"][4]
+    assert abs(result["psnr"] - published) < 0.05, result["psnr"]

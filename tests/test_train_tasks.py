@@ -206,8 +206,8 @@ def test_train_task_bad_arguments(image_folder, tmp_path):
         training.train_restorer(str(image_folder), str(tmp_path / "c"), task="sr", scale=5, steps=1, **TINY)
     with pytest.raises(ValueError, match="arch='dncnn'"):
         training.train_restorer(str(image_folder), str(tmp_path / "d"), task="sr", arch="dncnn", steps=1, **TINY)
-    with pytest.raises(ValueError, match="task='deblur'"):
-        training.train_restorer(str(image_folder), str(tmp_path / "e"), task="deblur", steps=1, **TINY)
+    with pytest.raises(ValueError, match="task='dehaze'"):
+        training.train_restorer(str(image_folder), str(tmp_path / "e"), task="dehaze", steps=1, **TINY)
 
 
 def test_cli_train_sr(image_folder, tmp_path, capsys):

@@ -105,7 +105,8 @@ def summarize(records, model, dataset, task, means=(), **fields):
     summary = {"model": model, "dataset": dataset if isinstance(dataset, str) else "custom", "task": task, **fields}
     summary["images"] = len(records)
     for key in ("psnr", "ssim", *means):
-        summary[key] = float(np.mean([record[key] for record in records]))
+        if records and key in records[0]:  # a task's extra means may depend on its options
+            summary[key] = float(np.mean([record[key] for record in records]))
     summary["seconds_per_image"] = float(np.mean([record["seconds"] for record in records]))
     summary["per_image"] = records
     return summary

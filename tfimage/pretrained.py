@@ -130,10 +130,13 @@ MODELS = {
         "published": {
             "bsd68": {15: 31.46, 25: 29.02, 50: 26.10},
             "live1": {10: 29.19, 20: 31.59, 30: 32.98, 40: 33.96},
+            "set5": {2: 37.58, 3: 33.75, 4: 31.40},
         },
         "format": "matconvnet",
         "weights": "dncnn_matconvnet",
         "file": "DnCNN3.mat",
+        # super-resolution: the network restores the bicubic-upsampled image (tasks.super_resolution)
+        "sr_input": "bicubic",
         "architecture": "dncnn",
         "depth": 20,
         "filters": 64,

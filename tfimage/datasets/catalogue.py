@@ -34,6 +34,13 @@ _DNCNN = "https://raw.githubusercontent.com/cszn/DnCNN/e93b27812d3ff523a3a79d19e
 _FFDNET = "https://raw.githubusercontent.com/cszn/FFDNet/e787f46df2f374ff3591186706229cb9a0591fea/"
 _KODAK = "https://raw.githubusercontent.com/coodie/quant/bc7affc715299a8d98403622918116b88657a8b8/"
 _MNIST = "https://raw.githubusercontent.com/kelas/mnist/283b387221ab46655e600cfcc25d843bb14292b9/"
+_IRCNN = "https://raw.githubusercontent.com/cszn/IRCNN/d9dcd537bdac3ae5b753296cd675db8a303c8f72/"
+_DPIR = "https://raw.githubusercontent.com/cszn/DPIR/15bca3fcc1f3cc51a1f99ccf027691e278c19354/"
+_PNP_PAPERS = (
+    "K. Zhang, W. Zuo, S. Gu, L. Zhang, 'Learning Deep CNN Denoiser Prior for Image Restoration', "
+    "CVPR 2017; K. Zhang, Y. Li, W. Zuo, L. Zhang, L. Van Gool, R. Timofte, 'Plug-and-Play Image "
+    "Restoration with Deep Denoiser Prior', IEEE TPAMI 44(10), 2021."
+)
 
 _DNCNN_PAPER = (
     "K. Zhang, W. Zuo, Y. Chen, D. Meng, L. Zhang, 'Beyond a Gaussian Denoiser: "
@@ -126,6 +133,21 @@ CATALOGUE = {
             "Artifacts Reduction by a Deep Convolutional Network', ICCV 2015."
         ),
     },
+    "set3c": {
+        "folder": "Set3C",
+        "kind": "images",
+        "description": "3 color 256x256 deblurring test images (IRCNN's Set3C: leaves, monarch, parrots)",
+        "url": _IRCNN + "testsets/Set3C/{name}",
+        "paper": _PNP_PAPERS,
+    },
+    "kernels": {
+        "folder": "Kernels",
+        "kind": "kernels",
+        "description": "Blur kernels: Levin et al.'s 8 motion kernels, DPIR's 12 SR kernels and bicubic x2-x4",
+        "url": _DPIR + "kernels/{name}",
+        "paper": "A. Levin, Y. Weiss, F. Durand, W. T. Freeman, 'Understanding and evaluating blind "
+        "deconvolution algorithms', CVPR 2009; " + _PNP_PAPERS,
+    },
     "mnist": {
         "folder": "MNIST",
         "kind": "mnist",
@@ -162,7 +184,7 @@ CATALOGUE = {
     },
 }
 
-BENCHMARK_SETS = tuple(name for name, spec in CATALOGUE.items() if spec["kind"] != "weights")
+BENCHMARK_SETS = tuple(name for name, spec in CATALOGUE.items() if spec["kind"] in ("images", "mnist"))
 
 
 def _checksums():

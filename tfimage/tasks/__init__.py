@@ -7,13 +7,15 @@ and the command line look tasks up here. Adding a task is one new module
 plus one line below (docs/architecture.md).
 """
 
-from tfimage.tasks import denoise, inpainting, jpeg, super_resolution
+from tfimage.tasks import deblur, demosaic, denoise, inpainting, jpeg, super_resolution
 
 TASKS = {
     "denoise": denoise.TASK,
     "sr": super_resolution.TASK,
     "inpaint": inpainting.TASK,
     "jpeg": jpeg.TASK,
+    "deblur": deblur.TASK,
+    "demosaic": demosaic.TASK,
 }
 
 

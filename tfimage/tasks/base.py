@@ -71,6 +71,7 @@ class Task:
         description: one line for help texts.
         input_name: the model input beside the image (`restore(..., **{input_name: value})`),
             or None.
+        extra_inputs: further keyword inputs of `restore` (e.g. a blur kernel).
         architectures: the `--arch` choices of `tfimage train TASK` (the
             first is the default; `tfimage.training.build_network` builds them).
         training_help: the help line of `tfimage train TASK`.
@@ -89,6 +90,7 @@ class Task:
     command = None
     default_model = None
     input_name = None
+    extra_inputs = ()
     architectures = ()
     training_help = None
     training_defaults = {"patch_size": 64, "batch_size": 16, "loss": "l1"}
@@ -184,10 +186,11 @@ class Task:
     # ------------------------------------------------------------------ restoration
 
     def check_inputs(self, inputs):
-        """Checks the keyword inputs of `restore` (only `input_name` is accepted)."""
-        unknown = sorted(set(inputs) - ({self.input_name} if self.input_name else set()))
+        """Checks the keyword inputs of `restore` (`input_name` and `extra_inputs` are accepted)."""
+        accepted = ((self.input_name,) if self.input_name else ()) + tuple(self.extra_inputs)
+        unknown = sorted(set(inputs) - set(accepted))
         if unknown:
-            expected = f"only {self.input_name}=" if self.input_name else "no input besides the image"
+            expected = f"only {', '.join(f'{key}=' for key in accepted)}" if accepted else "no input besides the image"
             raise ValueError(
                 f"The {self.name} task takes {expected}. Received: {', '.join(f'{key}=' for key in unknown)}"
             )

@@ -20,10 +20,13 @@ import math
 
 import numpy as np
 
-from tfimage import baselines, execution
+from tfimage import baselines, execution, pnp
 from tfimage.tasks.base import Example, Task, check_image
 
 MASK_KINDS = ("strokes", "boxes")
+# The plug-and-play solver's schedule for a denoiser model (`tfimage.pnp`).
+PNP_ITERATIONS = 40
+PNP_SIGMA_END = 1.0 / 255.0
 
 
 def check_mask(mask, size=None, name="mask"):
@@ -170,6 +173,20 @@ class Inpainting(Task):
         channels = super().dataset_channels(model)
         return None if channels == 1 else channels  # a gray model fills color images per channel
 
+    def solve_with_denoiser(self, model, image, mask, tile, self_ensemble):
+        """Plug-and-play inpainting: a denoiser inside the HQS solver (`tfimage.pnp`), started from Telea's fill."""
+        from tfimage import operators
+
+        if tile:
+            raise ValueError(f"The plug-and-play solver works on the whole image: leave tile unset. Received: tile={tile}")
+        known = image * (1.0 - mask)
+        initial = baselines.Telea().predict_image(known, mask=mask)
+        restored = pnp.solve(
+            operators.Mask(np.repeat(1.0 - mask, image.shape[2], axis=2)), known, pnp.denoiser_of(model), 0.0,
+            PNP_ITERATIONS, sigma_end=PNP_SIGMA_END, self_ensemble=self_ensemble, initial=initial, clip=False,
+        )
+        return known + mask * restored
+
     def degrade(self, clean, seed, hole_ratio, kind="strokes"):
         from tfimage import degradations
 
@@ -202,6 +219,8 @@ class Inpainting(Task):
         mask = check_mask(mask, image.shape[:2])
         network = execution.network_of(model)
         inputs = network.inputs
+        if pnp.is_denoiser(model):
+            return self.solve_with_denoiser(model, image, mask, tile, self_ensemble)
         if len(inputs) != 2 or inputs[1].shape[-1] != 1:
             raise ValueError(
                 f"An inpainting model takes [image, mask] (mask with 1 channel). Received: model="

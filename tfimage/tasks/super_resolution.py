@@ -63,12 +63,22 @@ def model_scale(model):
     return height // 16
 
 
+def upsampled_input(model):
+    """Whether an official model upscales by restoring the bicubic-upsampled image (DnCNN-3's "sr_input")."""
+    from tfimage import pretrained
+
+    name = str(execution.model_name(model)).replace("_", "-")  # Keras names the network dncnn_3
+    return pretrained.MODELS.get(name, {}).get("sr_input") == "bicubic"
+
+
 class SuperResolution(Task):
     name = "sr"
     description = "super-resolution by 2, 3 or 4"
     command = "upscale"
     default_model = "bicubic"
     input_name = "scale"
+    extra_inputs = ("kernel", "noise_level")
+    pnp_iterations = 24
     architectures = ("edsr", "espcn", "unet")
     training_help = "Train a super-resolution network (EDSR-style, ESPCN or U-Net) for one scale."
     baselines = {
@@ -80,23 +90,68 @@ class SuperResolution(Task):
         },
     }
     warm_up_size = 32
+    result_means = ("psnr_y",)  # with a known kernel
 
     def add_options(self, parser, purpose):
+        from tfimage.tasks.deblur import add_kernel_options
+
         parser.add_argument("--scale", type=int, choices=(2, 3, 4), required=True, help="upscaling factor")
+        if purpose in ("restore", "evaluate"):
+            add_kernel_options(parser, purpose, required=False)
 
     def options_from_args(self, args, purpose):
-        return {"scale": args.scale}
+        options = {"scale": args.scale}
+        if purpose in ("restore", "evaluate") and args.kernel is not None:
+            options.update(kernel=args.kernel, noise_level=args.noise_level)
+        return options
 
     def restore_inputs(self, model, image, options, name):
+        from tfimage import kernels
+        from tfimage.tasks.deblur import noise_input
+
         height, width = image.shape[:2]
         scale = check_scale(options["scale"])
-        return {"scale": scale}, f" ({width}x{height} -> {width * scale}x{height * scale})"
+        note = f" ({width}x{height} -> {width * scale}x{height * scale})"
+        if options.get("kernel") is None:
+            return {"scale": scale}, note
+        level, noise_note = noise_input(options, image)
+        kernel = kernels.from_spec(options["kernel"], scale=scale)
+        return {"scale": scale, "kernel": kernel, "noise_level": level}, note + noise_note
 
-    def check_options(self, scale=None):
-        return {"scale": check_scale(scale)}
+    def protected_files(self, options):
+        from tfimage.tasks.deblur import kernel_files
+
+        return kernel_files(options)
+
+    def check_options(self, scale=None, kernel=None, noise_level=None):
+        from tfimage import kernels
+        from tfimage.tasks.deblur import check_noise_sigma
+
+        scale = check_scale(scale)
+        if kernel is None:
+            if noise_level is not None:
+                raise ValueError(
+                    "The noise level belongs to SR with a known kernel: pass kernel too. "
+                    f"Received: kernel=None, noise_level={noise_level}"
+                )
+            return {"scale": scale}
+        kernels.from_spec(kernel, scale=scale)
+        return {"scale": scale, "kernel": kernel, "noise_level": 0.0 if noise_level is None else check_noise_sigma(noise_level)}
+
+    def result_fields(self, options):
+        from tfimage.tasks.deblur import kernel_name
+
+        fields = dict(options)
+        if "kernel" in fields:
+            fields["kernel"] = kernel_name(fields["kernel"])
+        return fields
 
     def describe_result(self, result):
         scale = result["scale"]
+        if "kernel" in result:
+            return f"x{scale}, kernel {result['kernel']}, noise {result['noise_level']:g}: " + super().describe_result(
+                result
+            ).replace(" s/image", f" s/image (RGB, {scale}-pixel border cropped; Y {result['psnr_y']:.2f} dB)")
         return f"x{scale}: " + super().describe_result(result).replace(
             " s/image", f" s/image (Y channel, {scale}-pixel border cropped)"
         )
@@ -105,13 +160,38 @@ class SuperResolution(Task):
         channels = super().dataset_channels(model)
         return None if channels == 1 else channels  # a gray model upscales color images through Y
 
-    def degrade(self, clean, seed, scale):
-        hr, lr = sr_pair(clean, scale)
-        return Example(hr, lr, {"scale": scale})
+    def degrade(self, clean, seed, scale, kernel=None, noise_level=None):
+        if kernel is None:
+            hr, lr = sr_pair(clean, scale)
+            return Example(hr, lr, {"scale": scale})
+        from tfimage import degradations, kernels, operators
+
+        hr, _ = sr_pair(clean, scale)
+        kernel = kernels.from_spec(kernel, scale=scale)
+        stddev = (noise_level or 0.0) / 255.0
+        lr = operators.BlurDownsample(kernel, scale, hr.shape[0], hr.shape[1]).forward(hr)
+        lr = degradations.gaussian_noise(lr, stddev, seed).numpy() if stddev else lr.numpy()
+        return Example(hr, lr, {"scale": scale, "kernel": kernel, "noise_level": stddev})
+
+    def crop(self, example, size):
+        inputs = example.inputs
+        scale = inputs["scale"]
+        if inputs.get("kernel") is not None:
+            size = max(size, 2 * max(inputs["kernel"].shape) // scale + 1)
+        return Example(example.reference[: size * scale, : size * scale], example.degraded[:size, :size], inputs)
 
     def score(self, example, restored):
-        from tfimage import io
+        from tfimage import io, metrics
 
+        if example.inputs.get("kernel") is not None:  # DPIR's convention: RGB (and Y), 8-bit, border cropped
+            scale = example.inputs["scale"]
+            restored = np.round(np.clip(restored, 0.0, 1.0) * 255.0) / 255.0
+            hr = example.reference
+            return {
+                "psnr": float(metrics.psnr(hr, restored, border=scale)),
+                "ssim": float(metrics.ssim(hr, restored, border=scale)),
+                "psnr_y": float(metrics.psnr(hr, restored, border=scale, y_channel=hr.shape[2] == 3)),
+            }
         hr = example.reference
         if restored.shape[2] != hr.shape[2]:
             hr = io.convert_channels(hr, restored.shape[2], name="the reference image")
@@ -119,21 +199,64 @@ class SuperResolution(Task):
         return {"psnr": value_psnr, "ssim": value_ssim}
 
     def check_inputs(self, inputs):
+        from tfimage import kernels
+        from tfimage.tasks.denoise import check_noise_level
+
         super().check_inputs(inputs)
         if inputs.get("scale") is None:
             raise ValueError("Super-resolution needs the factor: pass scale (2, 3 or 4). Received: scale=None")
         inputs["scale"] = check_scale(inputs["scale"])
+        if inputs.get("kernel") is not None:
+            inputs["kernel"] = kernels.from_spec(inputs["kernel"], scale=inputs["scale"])
+        if inputs.get("noise_level") is not None:
+            inputs["noise_level"] = check_noise_level(inputs["noise_level"])
 
-    def restore_with_baseline(self, baseline, degraded, self_ensemble, color_symmetries, scale=None):
+    def restore_with_baseline(self, baseline, degraded, self_ensemble, color_symmetries, scale=None, kernel=None,
+                              noise_level=None):
         return super().restore_with_baseline(
             baseline, check_image(degraded, min_size=1), self_ensemble, color_symmetries, scale=scale
         )
 
-    def run_network(self, model, image, tile, overlap, self_ensemble, color_symmetries, scale=None):
-        from tfimage import color, degradations, io
+    def solve_with_denoiser(self, model, image, tile, self_ensemble, scale, kernel, noise_level):
+        """SR with a known kernel: a denoiser inside the plug-and-play solver (`tfimage.pnp`, 24 iterations).
+
+        Without a kernel, the bicubic one (`tfimage.kernels.bicubic`) stands
+        for the bicubic degradation. The denoiser's last noise level is
+        max(scale, noise) / 255, DPIR's.
+        """
+        from tfimage import kernels, operators, pnp
+
+        if tile:
+            raise ValueError(f"The plug-and-play solver works on the whole image: leave tile unset. Received: tile={tile}")
+        kernel = kernels.bicubic(scale) if kernel is None else kernel
+        if noise_level is None:
+            noise_level = 0.0
+        operator = operators.BlurDownsample(kernel, scale, image.shape[0] * scale, image.shape[1] * scale)
+        return pnp.solve(
+            operator, image, pnp.denoiser_of(model), noise_level, self.pnp_iterations,
+            sigma_end=max(scale / 255.0, noise_level), self_ensemble=self_ensemble,
+        )
+
+    def run_network(self, model, image, tile, overlap, self_ensemble, color_symmetries, scale=None, kernel=None,
+                    noise_level=None):
+        from tfimage import color, degradations, io, pnp
         from tfimage.networks.unet import required_multiple
 
         image = check_image(image, min_size=1)
+        if upsampled_input(model):  # DnCNN-3: the network restores the bicubic-upsampled image
+            from tfimage.tasks import denoise
+
+            def restore_upsampled(low_res):
+                upsampled = degradations.bicubic_upsample(low_res, scale).numpy()
+                return denoise.TASK.run_network(model, upsampled, tile, overlap, self_ensemble, False)
+
+            if image.shape[2] == 3:  # on Y, Cb and Cr bicubic (DnCNN-3's protocol)
+                return color.on_luma(
+                    restore_upsampled, image, chroma=lambda cbcr: degradations.bicubic_upsample(cbcr, scale).numpy()
+                )
+            return restore_upsampled(image)
+        if pnp.is_denoiser(model):
+            return self.solve_with_denoiser(model, image, tile, self_ensemble, scale, kernel, noise_level)
         if image.shape[2] not in (1, 3):
             image = io.convert_channels(image, 3, name="the input image")
         network = execution.network_of(model)
