@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "tfimage.cli.models",
     "tfimage.cli.degrade",
     "tfimage.cli.restore",
+    "tfimage.cli.batch",
     "tfimage.cli.evaluate",
     "tfimage.cli.benchmark",
     "tfimage.cli.train",

@@ -1,0 +1,177 @@
+"""Tests of `tfimage batch` (`tfimage.batch`, `tfimage.cli.batch`) on Beam's DirectRunner with tiny images."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+beam = pytest.importorskip("apache_beam", reason="tfimage batch needs Apache Beam: pip install tfimage[beam]")
+
+from tfimage import batch, io  # noqa: E402
+from tfimage.cli.main import main  # noqa: E402
+
+NAMES = ("a.png", "b.png", "c.png")
+
+
+def _files(folder):
+    return sorted(name for name in os.listdir(folder))
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    """Three noisy tiny images (two sizes), a truncated PNG, a text file named .png and a tiny color model."""
+    from tfimage.networks.dncnn import build_dncnn
+
+    root = tmp_path_factory.mktemp("archive")
+    folder = root / "in"
+    rng = np.random.default_rng(0)
+    for index, name in enumerate(NAMES):
+        shape = (40, 48, 3) if index < 2 else (32, 40, 3)
+        io.write_image(folder / name, rng.random(shape).astype(np.float32))
+    good = (folder / "a.png").read_bytes()
+    (folder / "truncated.png").write_bytes(good[: len(good) // 2])
+    (folder / "notes.png").write_bytes(b"not an image\n")
+    model_path = root / "tiny.keras"
+    build_dncnn(depth=3, filters=4, channels=3).save(model_path)
+    return root, folder, str(model_path)
+
+
+@pytest.fixture(scope="module")
+def job(archive):
+    """The batch job over the archive (in-memory DirectRunner) and the `tfimage denoise` outputs of the same files."""
+    root, folder, model = archive
+    out = root / "beam"
+    result = batch.restore_files("denoise", model, str(folder / "*.png"), str(out), options={"sigma": 25},
+                                 direct_running_mode="in_memory")
+    reference = root / "cli"
+    assert main(["denoise", *(str(folder / name) for name in NAMES), "-o", str(reference), "--model", model,
+                 "--sigma", "25"]) == 0
+    return result, out, reference
+
+
+def test_outputs_are_the_bytes_of_tfimage_denoise(job):
+    _, out, reference = job
+    for name in NAMES:
+        assert (out / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+def test_dead_letters_manifest_and_metrics(job, archive):
+    result, out, _ = job
+    _, folder, model = archive
+    assert _files(out) == sorted([*NAMES, batch.MANIFEST_NAME, batch.DEAD_LETTERS_NAME])
+    dead = batch.read_json_lines(out / batch.DEAD_LETTERS_NAME)
+    assert [os.path.basename(record["input"]) for record in dead] == ["notes.png", "truncated.png"]
+    assert all(record["stage"] == "read" for record in dead)
+    assert "Not an image file" in dead[0]["reason"] and "truncated or corrupt" in dead[1]["reason"]
+
+    manifest = batch.read_json_lines(out / batch.MANIFEST_NAME)
+    assert [os.path.basename(line["input"]) for line in manifest] == sorted([*NAMES, "notes.png", "truncated.png"])
+    by_name = {os.path.basename(line["input"]): line for line in manifest}
+    for name in NAMES:
+        line = by_name[name]
+        assert line["status"] == "done" and line["model"] == model and line["seconds"] > 0
+        assert os.path.abspath(line["output"]) == os.path.abspath(out / name)
+    for name in ("notes.png", "truncated.png"):
+        assert by_name[name]["status"] == "failed" and by_name[name]["output"] is None and by_name[name]["reason"]
+
+    summary = batch.summarize_metrics(result)
+    assert summary["images_done"] == 3 and summary["images_failed"] == 2 and summary["images_skipped"] == 0
+    assert summary["pixels"] == 2 * 40 * 48 + 32 * 40
+    assert summary["milliseconds_per_image"]["count"] == 3
+
+
+def test_skip_existing_resumes_without_redoing_or_temporaries(archive, tmp_path):
+    root, folder, model = archive
+    out = tmp_path / "out"
+    out.mkdir()
+    # What a killed job leaves: one finished output and a temporary file of an unfinished one.
+    io.write_image(out / "a.png", np.zeros((40, 48, 3), np.float32))
+    done_before = (out / "a.png").stat()
+    (out / ".b.png.tmp-0123abcd").write_bytes(b"partial")
+    inputs = [str(folder / name) for name in NAMES]
+    batch.restore_files("denoise", model, inputs, str(out), options={"sigma": 25}, skip_existing=True,
+                        direct_running_mode="in_memory")
+    assert _files(out) == sorted([*NAMES, batch.MANIFEST_NAME, batch.DEAD_LETTERS_NAME])
+    assert (out / "a.png").stat().st_mtime_ns == done_before.st_mtime_ns  # not redone
+    assert (out / "b.png").read_bytes() == (root / "cli" / "b.png").read_bytes()
+    status = {os.path.basename(line["input"]): line["status"] for line in batch.read_json_lines(out / batch.MANIFEST_NAME)}
+    assert status == {"a.png": "skipped", "b.png": "done", "c.png": "done"}
+
+    # A second re-run through the CLI does nothing, writes no temporary file and exits 0.
+    stamps = {name: (out / name).stat().st_mtime_ns for name in NAMES}
+    assert main(["batch", "denoise", "--model", model, "--sigma", "25", "--input", *inputs, "--output", str(out),
+                 "--skip-existing", "--direct-running-mode", "in_memory"]) == 0
+    assert {name: (out / name).stat().st_mtime_ns for name in NAMES} == stamps
+    assert _files(out) == sorted([*NAMES, batch.MANIFEST_NAME, batch.DEAD_LETTERS_NAME])
+    assert {line["status"] for line in batch.read_json_lines(out / batch.MANIFEST_NAME)} == {"skipped"}
+    assert batch.read_json_lines(out / batch.DEAD_LETTERS_NAME) == []
+
+
+def test_cli_exits_0_and_warns_with_the_failed_files(archive, tmp_path, capsys):
+    _, folder, _ = archive
+    out = tmp_path / "out"
+    status = main(["batch", "denoise", "--model", "noisy", "--input", str(folder / "*.png"), "--output", str(out),
+                   "--direct-running-mode", "in_memory", "--", "--direct_num_workers=1"])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "3 images done, 2 failed, 0 skipped" in captured.out
+    warning = [line for line in captured.err.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "notes.png" in warning[0] and "truncated.png" in warning[0]
+    for name in NAMES:  # the identity baseline writes the input's pixels back
+        np.testing.assert_array_equal(io.read_image(out / name), io.read_image(folder / name))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"runner": "yarn"}, "runner='yarn'"),
+        ({"options": {"sigma": 25, "quality": 10}}, "quality=10"),
+        ({"options": {"sigma": -1}}, "sigma"),
+        ({"direct_num_workers": 0}, "direct_num_workers=0"),
+        ({"inputs": "/nonexistent/*.png"}, "input='/nonexistent/*.png'"),
+    ],
+)
+def test_bad_arguments_are_refused_before_the_job(archive, tmp_path, kwargs, message):
+    _, folder, _ = archive
+    call = {"task": "denoise", "model": "noisy", "inputs": str(folder / "a.png"), "output_dir": str(tmp_path / "o"),
+            "options": {"sigma": 25}, **kwargs}
+    with pytest.raises(ValueError, match="Received:.*" + message.replace("(", r"\(").replace("*", r"\*")
+                       .replace(".", r"\.")):
+        batch.restore_files(**call)
+    assert not (tmp_path / "o" / batch.MANIFEST_NAME).exists()
+
+
+def test_an_output_never_overwrites_an_input(archive):
+    _, folder, _ = archive
+    with pytest.raises(ValueError, match="overwrite an input"):
+        batch.restore_files("denoise", "noisy", str(folder / "a.png"), str(folder))
+
+
+def test_inpainting_needs_its_mask():
+    from tfimage.tasks import get_task
+
+    with pytest.raises(ValueError, match="mask=None"):
+        batch.task_options(get_task("inpaint"), {})
+    assert batch.task_options(get_task("denoise"), {}) == {"sigma": None}
+
+
+def test_missing_beam_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "apache_beam", None)
+    with pytest.raises(ImportError, match=r"pip install tfimage\[beam\]"):
+        batch.import_beam()
+
+
+def test_the_handler_pickles_by_name_and_restores(archive):
+    import pickle
+
+    _, folder, model = archive
+    handler = batch.TfimageModelHandler("denoise", model, {"sigma": 25})
+    assert pickle.loads(pickle.dumps(handler)).__class__ is batch.TfimageModelHandler
+    image = io.read_image(folder / "a.png")
+    results = handler.run_inference([{"input": "a", "output": "o", "image": image},
+                                     {"input": "tiny", "output": "t", "image": image[:4, :4]}], handler.load_model())
+    assert results[0]["restored"].shape == image.shape and "error" not in results[0]
+    assert "at least 8x8" in results[1]["error"] and "restored" not in results[1]
+    assert handler.get_num_bytes([{"image": image}]) == image.nbytes
+    assert handler.batch_elements_kwargs() == {"min_batch_size": 1, "max_batch_size": 1}
