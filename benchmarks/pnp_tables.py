@@ -39,7 +39,7 @@ TABLES = {
         "models": [DENOISER, "bicubic"],
     },
     "demosaic-kodak24": {
-        "task": "demosaic", "dataset": "kodak24", "limit": 8,  # 40 denoiser passes per 768x512 image
+        "task": "demosaic", "dataset": "kodak24",
         "columns": [{}],
         "models": [DENOISER, "edge-aware-demosaic", "bilinear-demosaic"],
     },

@@ -179,12 +179,11 @@ def generation_table(results_dir):
 # Published PSNR of the plug-and-play tables (the issue's and papers' numbers): table -> label -> value.
 PNP_PUBLISHED = {
     "deblur-cbsd68": {"IRCNN+ (published, Zhang et al. 2021)": 26.86, "DPIR, DRUNet (published)": 28.86},
-    "sr-kernel-cbsd68": {"IRCNN+ (published, Zhang et al. 2021)": 26.66, "DPIR, DRUNet (published)": 27.97},
 }
 PNP_TITLES = {
     "deblur-cbsd68": "Deblurring CBSD68: Gaussian kernel sigma 1.6 (25x25), noise 2.55",
     "sr-kernel-cbsd68": "SR x2 with a known kernel, CBSD68: Gaussian sigma 0.7 (DPIR's kernel 1), no noise",
-    "demosaic-kodak24": "Demosaicing Kodak24 (RGGB; the images column says how many, in file order)",
+    "demosaic-kodak24": "Demosaicing Kodak24 (RGGB)",
 }
 
 
