@@ -1,7 +1,8 @@
-"""Training generative models: `train_gan` and `train_vae` (what `tfimage train gan|vae` runs).
+"""Training generative models: `train_gan`, `train_vae` and `train_diffusion` (`tfimage train gan|vae|diffusion`).
 
-A run trains a DCGAN (`tfimage.models.gan.GAN`) or a convolutional VAE
-(`tfimage.models.vae.VAE`) on MNIST or a folder of same-size images, from
+A run trains a DCGAN (`tfimage.models.gan.GAN`), a convolutional VAE
+(`tfimage.models.vae.VAE`) or a DDIM diffusion model
+(`tfimage.models.diffusion.DiffusionModel`) on MNIST or a folder of same-size images, from
 scratch or from a model (`init`, fine-tuning), and writes into its folder:
 
 - model.keras after every epoch, atomically (`training.AtomicCheckpoint`; a
@@ -28,7 +29,7 @@ from tfimage.train_config import CONFIG_FILE, CONFIG_VERSION
 MODEL_FILE = "model.keras"
 # The files a generation run writes in its folder (removed when another run replaces it).
 GENERATION_FILES = (CONFIG_FILE, MODEL_FILE, "backup", "history.csv", "samples", "train.json")
-KINDS = ("gan", "vae")
+KINDS = ("gan", "vae", "diffusion")
 
 
 # ------------------------------------------------------------------ data and models
@@ -80,51 +81,56 @@ def load_generation_data(data, data_dir=None, digits=None, limit=None):
 
 
 def load_generative_model(model, kind=None):
-    """A tfimage GAN or VAE from a shipped model name (saved_models/NAME.keras) or a `.keras` path.
+    """A tfimage GAN, VAE or diffusion model from a shipped name (saved_models/NAME.keras) or a `.keras` path.
 
     Args:
-        model: e.g. "mnist-gan", or a path; a loaded GAN or VAE passes through.
-        kind: None, "gan" or "vae" (the model must be of that kind).
+        model: e.g. "mnist-gan", or a path; a loaded model passes through.
+        kind: None, "gan", "vae" or "diffusion" (the model must be of that kind).
 
     Raises:
-        ValueError: not a GAN/VAE, not of `kind`, or an unknown name.
+        ValueError: not a generative model, not of `kind`, or an unknown name.
         FileNotFoundError: a missing file or shipped model.
     """
     from tfimage import zoo
+    from tfimage.models.diffusion import DiffusionModel  # (registers the class for loading)
     from tfimage.models.gan import GAN
     from tfimage.models.vae import VAE
 
-    if isinstance(model, (GAN, VAE)):
+    if isinstance(model, (GAN, VAE, DiffusionModel)):
         loaded = model
     else:
         loaded = zoo.load(model)
-    if not isinstance(loaded, (GAN, VAE)):
+    if not isinstance(loaded, (GAN, VAE, DiffusionModel)):
         raise ValueError(
-            f"The model is a {type(loaded).__name__}, not a tfimage GAN or VAE. "
+            f"The model is a {type(loaded).__name__}, not a tfimage GAN, VAE or diffusion model. "
             f"Received: --model={model}")
-    expected = {"gan": GAN, "vae": VAE}.get(kind)
+    expected = {"gan": GAN, "vae": VAE, "diffusion": DiffusionModel}.get(kind)
     if expected is not None and not isinstance(loaded, expected):
         raise ValueError(
-            f"The model is a {type(loaded).__name__}, not a {kind.upper()}. "
+            f"The model is a {type(loaded).__name__}, not a {kind if kind == 'diffusion' else kind.upper()} "
+            "model. "
             f"Received: --model={model}")
     return loaded
 
 
 # ------------------------------------------------------------------ evaluation
-def evaluate_model(model, real, n=5000, feature_extractor=None, seed=0):
-    """FID/KID of `n` samples of a GAN or VAE against real images, with the floor.
+def evaluate_model(model, real, n=5000, feature_extractor=None, seed=0, steps=None):
+    """FID/KID of `n` samples of a GAN, VAE or diffusion model against real images, with the floor.
 
     Args:
-        model: a tfimage GAN or VAE.
+        model: a tfimage GAN, VAE or DiffusionModel.
         real: float32 real images (N, H, W, C) in [0, 1].
         n: number of generated images.
         feature_extractor: "mnist-classifier", "inception" or a
             `tfimage.fid.FeatureExtractor` (None: the classifier for 28x28
             gray images, else InceptionV3).
         seed: sampling seed and real-split seed.
+        steps: DDIM steps of a diffusion model (None: 20); must be None for
+            a GAN or VAE.
 
     Returns:
-        The dict of `tfimage.fid.evaluate_samples`.
+        The dict of `tfimage.fid.evaluate_samples` (plus "steps" and
+        "images_per_second" of the sampling for a diffusion model).
     """
     from tfimage import fid
 
@@ -138,8 +144,22 @@ def evaluate_model(model, real, n=5000, feature_extractor=None, seed=0):
         feature_extractor = "mnist-classifier" if real.shape[1:] == (28, 28, 1) else "inception"
     if isinstance(feature_extractor, str):
         feature_extractor = fid.feature_extractor(feature_extractor)
-    generated = model.sample(n, seed=seed)
-    return fid.evaluate_samples(generated, real, feature_extractor, seed=seed)
+    from tfimage.models.diffusion import DiffusionModel
+
+    if not isinstance(model, DiffusionModel):
+        if steps is not None:
+            raise ValueError(f"steps applies to diffusion models only. Received: steps={steps!r}")
+        generated = model.sample(n, seed=seed)
+        return fid.evaluate_samples(generated, real, feature_extractor, seed=seed)
+    steps = 20 if steps is None else steps
+    model.sample(min(n, 500), steps=steps, seed=seed)  # (traces the sampler outside the timing)
+    start = time.time()
+    generated = model.sample(n, steps=steps, seed=seed)
+    seconds = time.time() - start
+    result = fid.evaluate_samples(generated, real, feature_extractor, seed=seed)
+    result["steps"] = int(steps)
+    result["images_per_second"] = round(n / max(seconds, 1e-9), 1)
+    return result
 
 
 # ------------------------------------------------------------------ training
@@ -241,6 +261,58 @@ def train_vae(data, out_dir, *, epochs=20, batch_size=64, init=None, latent_dim=
                   verbose=verbose)
 
 
+def train_diffusion(data, out_dir, *, epochs=50, batch_size=64, init=None, conditional=False, digits=None,
+                    limit=None, learning_rate=1e-3, weight_decay=1e-4, widths=(16, 32, 64), block_depth=2,
+                    embedding_dims=32, ema_decay=0.999, loss="mae", seed=0, strategy=None, data_dir=None,
+                    overwrite=False, samples=64, callbacks=None, verbose=2):
+    """Trains a DDIM diffusion model (Song et al., ICLR 2021); resumable, model in out_dir/model.keras.
+
+    The model is `tfimage.models.diffusion.DiffusionModel` (noise prediction,
+    continuous cosine schedule, EMA network), optimised with AdamW.
+
+    Args:
+        data, out_dir, epochs, batch_size, conditional, digits, limit, seed,
+            strategy, data_dir, overwrite, samples, callbacks, verbose: as
+            for `train_gan`.
+        init: a diffusion model to fine-tune (a shipped name, a `.keras`
+            path or a DiffusionModel; its architecture wins over widths,
+            block_depth, embedding_dims, ema_decay and loss).
+        learning_rate: AdamW's rate.
+        weight_decay: AdamW's decoupled weight decay.
+        widths: U-Net channels per resolution of a new model.
+        block_depth: residual blocks per resolution of a new model.
+        embedding_dims: noise/label embedding size of a new model.
+        ema_decay: decay of the EMA network of a new model.
+        loss: "mae" or "mse" on the predicted noise (new models).
+
+    Returns:
+        The Keras History of this call; `history.model` is the trained model.
+    """
+    from tfimage.models.diffusion import LOSSES
+
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}. Received: loss={loss!r}")
+    if isinstance(widths, str):
+        widths = [w for w in widths.split(",") if w.strip()]
+    try:
+        widths = [int(w) for w in widths]
+    except (TypeError, ValueError):
+        raise ValueError(f"widths must be a list of positive integers. Received: widths={widths!r}") from None
+    if not widths or min(widths) <= 0:
+        raise ValueError(f"widths must be a list of positive integers. Received: widths={widths!r}")
+    if not 0.0 <= float(ema_decay) < 1.0:
+        raise ValueError(f"ema_decay must be in [0, 1). Received: ema_decay={ema_decay!r}")
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+        raise ValueError(f"weight_decay must be a number >= 0. Received: weight_decay={weight_decay!r}")
+    options = dict(widths=widths, block_depth=_positive("block_depth", block_depth),
+                   embedding_dims=_positive("embedding_dims", embedding_dims), ema_decay=float(ema_decay),
+                   loss=loss, weight_decay=float(weight_decay))
+    return _train("diffusion", data, out_dir, options, epochs=epochs, batch_size=batch_size, init=init,
+                  conditional=conditional, digits=digits, limit=limit, learning_rate=learning_rate, seed=seed,
+                  strategy=strategy, data_dir=data_dir, overwrite=overwrite, samples=samples, callbacks=callbacks,
+                  verbose=verbose)
+
+
 def _build_model(kind, options, init, image_shape, labels, conditional, seed, data):
     from tfimage.models.gan import GAN
     from tfimage.models.vae import VAE
@@ -263,6 +335,12 @@ def _build_model(kind, options, init, image_shape, labels, conditional, seed, da
         if labels is None:
             raise ValueError(f"conditional needs labels (data='mnist'). Received: data={data}")
         num_classes = 10
+    if kind == "diffusion":
+        from tfimage.models.diffusion import DiffusionModel
+
+        return DiffusionModel(image_shape=image_shape, num_classes=num_classes, widths=options["widths"],
+                              block_depth=options["block_depth"], embedding_dims=options["embedding_dims"],
+                              ema_decay=options["ema_decay"], loss=options["loss"], seed=seed)
     if kind == "gan":
         return GAN(image_shape=image_shape, latent_dim=options["latent_dim"], num_classes=num_classes,
                    ema_decay=options["ema_decay"], seed=seed, generator_filters=options["generator_filters"],
@@ -315,6 +393,8 @@ def _train(kind, data, out_dir, options, epochs, batch_size, init, conditional, 
             model.set_freeze_d(options["freeze_d"])
             model.compile(d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5),
                           g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5), loss=options["loss"])
+        elif kind == "diffusion":
+            model.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=options["weight_decay"]))
         else:
             model.compile(optimizer=keras.optimizers.Adam(learning_rate))
             if not model.optimizer.built:  # (BackupAndRestore restores into a built optimizer)
