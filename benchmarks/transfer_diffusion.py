@@ -12,13 +12,16 @@ At each step count the FID (Heusel et al., NeurIPS 2017; shipped MNIST
 classifier features) of `--samples` DDIM samples (`--sampling-steps` steps,
 Song et al., ICLR 2021) is measured against a fixed half of the real 8s and
 9s of the split; the floor is the other half. Writes
-benchmarks/results/transfer_diffusion.json (and a sample grid per variant).
+benchmarks/results/transfer_diffusion_fid.csv in the format of the GAN and
+VAE curves (docs/results.md shows the three in one table), its plot and a
+sample grid per variant.
 
 Usage:
     TFIMAGE_DATA_DIR=/work/shared/data python benchmarks/transfer_diffusion.py [--pretrained FILE.keras]
 """
 
 import argparse
+import csv
 import json
 import os
 import time
@@ -31,12 +34,12 @@ def main(argv=None):
     parser.add_argument("--pretrain-epochs", type=int, default=10)
     parser.add_argument("--pretrained", help="reuse a diffusion model pretrained on digits 0-7 (.keras)")
     parser.add_argument("--target-images", type=int, default=100)
-    parser.add_argument("--steps", default="0,100,200,400,800", help="training steps at which FID is measured")
+    parser.add_argument("--steps", default="0,100,200,400,600", help="training steps at which FID is measured")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--widths", default="16,32,64")
     parser.add_argument("--block-depth", type=int, default=2)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--sampling-steps", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
@@ -48,7 +51,7 @@ def main(argv=None):
     from tfimage.datasets.mnist import mnist_float
     from tfimage.datasets.pipelines import generative_dataset
     from tfimage.models.diffusion import DiffusionModel
-    from tfimage.plots import save_image_grid
+    from tfimage.plots import save_curves, save_image_grid
 
     start = time.time()
     images, labels = mnist_float("test")
@@ -102,21 +105,25 @@ def main(argv=None):
         save_image_grid(model.sample(32, steps=args.sampling_steps, seed=args.seed),
                         os.path.join(args.out, f"transfer_diffusion_{name}.png"), ncols=8, scale=2)
 
+    csv_path = os.path.join(args.out, "transfer_diffusion_fid.csv")
+    with open(csv_path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["step"] + list(curves) + ["floor"])
+        for i, step in enumerate(steps):
+            writer.writerow([step] + [f"{curves[n][i]:.4f}" for n in curves] + [f"{floor:.4f}"])
+    save_curves(steps, dict(curves, floor=[float(floor)] * len(steps)),
+                os.path.join(args.out, "transfer_diffusion_fid.png"), xlabel="diffusion steps",
+                ylabel="FID (MNIST classifier features)", logy=True,
+                title=f"Diffusion, {args.target_images} images of 8s and 9s: scratch vs transfer")
     scratch_final = curves["scratch"][-1]
     reached = [s for s, v in zip(steps, curves["fine-tune"]) if v <= scratch_final]
-    result = {
-        "steps": steps, "fid": curves, "floor": round(float(floor), 4),
+    print(json.dumps({
+        "csv": csv_path, "floor": round(float(floor), 4),
         "fine_tune_steps_to_scratch_final_fid": reached[0] if reached else None,
-        "target_images": args.target_images, "samples": args.samples, "sampling_steps": args.sampling_steps,
-        "batch_size": args.batch_size, "widths": widths, "block_depth": args.block_depth, "seed": args.seed,
-        "pretrained": pretrained_path, "pretrain_seconds": round(pretrain_seconds),
-        "total_seconds": round(time.time() - start), "reference_images": int(len(reference)),
-    }
-    path = os.path.join(args.out, "transfer_diffusion.json")
-    with open(path, "w") as stream:
-        json.dump(result, stream, indent=2)
-    print(json.dumps(result))
-
+        "samples": args.samples, "sampling_steps": args.sampling_steps, "pretrained": pretrained_path,
+        "pretrain_seconds": round(pretrain_seconds), "total_seconds": round(time.time() - start),
+        "reference_images": int(len(reference)),
+    }))
 
 if __name__ == "__main__":
     main()

@@ -100,3 +100,24 @@ def test_inpainting_model_beats_telea_on_unseen_photos():
         theirs = inference.restore(telea, masked, task="inpaint", mask=mask)
         gains.append(float(metrics.psnr(clean, ours)) - float(metrics.psnr(clean, theirs)))
     assert np.mean(gains) > 0.5, gains
+
+
+def test_every_shipped_file_has_a_zoo_name_and_loads_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    shipped = sorted(name for name in os.listdir(zoo.saved_models_dir()) if name.endswith(".keras"))
+    named = {spec["file"]: name for name, spec in zoo.OUR_MODELS.items()}
+    assert [file for file in shipped if file not in named] == []  # each file has a name
+    # A fresh interpreter has imported no model module: zoo.load alone must register the classes.
+    code = (
+        "import sys; from tfimage import zoo\n"
+        f"for name in {[named[file] for file in shipped]!r}:\n"
+        "    model = zoo.load(name); print(name, type(model).__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = dict(line.split() for line in done.stdout.strip().splitlines())
+    assert sorted(loaded) == sorted(named[file] for file in shipped)
+    if "mnist-ddim" in loaded:
+        assert loaded["mnist-ddim"] == "DiffusionModel"

@@ -74,6 +74,12 @@ OUR_MODELS = {
         "sigma": None,
         "file": "mnist-vae.keras",
     },
+    "mnist-ddim": {
+        "description": "ours: class-conditional DDIM diffusion model on MNIST (EMA network), 28x28 gray",
+        "task": "generation",
+        "sigma": None,
+        "file": "mnist-ddim.keras",
+    },
     "mnist-classifier": {
         "description": "ours: MNIST classifier whose 128 penultimate features FID/KID use",
         "task": "features",

@@ -141,6 +141,7 @@ def register_custom_objects():
 
     for module in (
         "tfimage.backbones",
+        "tfimage.models.diffusion",
         "tfimage.models.gan",
         "tfimage.models.restorer",
         "tfimage.models.vae",
