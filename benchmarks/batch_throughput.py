@@ -62,6 +62,8 @@ def main(argv=None):
     parser.add_argument("--threads-per-worker", type=int,
                         help="TensorFlow threads of every process, the loop's included (default: the loop "
                              "TensorFlow's default, each Beam worker CPU count / workers)")
+    parser.add_argument("--in-memory", action="store_true",
+                        help="also time the DirectRunner in in_memory mode (one worker, in this process)")
     parser.add_argument("--tile", type=int)
     parser.add_argument("--data-dir")
     parser.add_argument("--json", help="where to write the JSON record (default: print only)")
@@ -90,13 +92,17 @@ def main(argv=None):
                                "load_before": before, "load_after": load_average()})
         print(f"plain loop: {len(paths)} images in {seconds:.1f} s, {len(paths) / seconds:.3f} images/s "
               f"(load {before} -> {load_average()})", flush=True)
-        for workers in args.workers:
-            folder = os.path.join(scratch, f"beam-{workers}")
+        configurations = [(workers, "multi_processing") for workers in args.workers]
+        if args.in_memory:
+            configurations.append((1, "in_memory"))
+        for workers, mode in configurations:
+            label = f"beam-{workers}" if mode == "multi_processing" else "beam-in-memory"
+            folder = os.path.join(scratch, label)
             before = load_average()
             start = time.perf_counter()
             result = batch.restore_files(
                 task.name, args.model, paths, folder, options=options, tile=args.tile, data_dir=args.data_dir,
-                direct_num_workers=workers, direct_running_mode="multi_processing",
+                direct_num_workers=workers, direct_running_mode=mode,
                 threads_per_worker=args.threads_per_worker,
             )
             seconds = time.perf_counter() - start
@@ -107,10 +113,10 @@ def main(argv=None):
                 open(os.path.join(folder, name), "rb").read() == open(os.path.join(scratch, "loop", name), "rb").read()
                 for name in os.listdir(os.path.join(scratch, "loop"))
             )
-            record["runs"].append({"name": f"beam-{workers}", "workers": workers, "seconds": seconds,
+            record["runs"].append({"name": label, "workers": workers, "mode": mode, "seconds": seconds,
                                    "images_per_second": len(paths) / seconds, "identical_to_loop": identical,
                                    "metrics": summary, "load_before": before, "load_after": load_average()})
-            print(f"beam, {workers} worker(s): {len(paths)} images in {seconds:.1f} s, "
+            print(f"beam {mode}, {workers} worker(s): {len(paths)} images in {seconds:.1f} s, "
                   f"{len(paths) / seconds:.3f} images/s, outputs identical to the loop: {identical} "
                   f"(load {before} -> {load_average()})", flush=True)
     finally:
@@ -120,6 +126,8 @@ def main(argv=None):
     ratios = {}
     if "beam-1" in rates:
         ratios["beam-1 / loop"] = rates["beam-1"] / rates["loop"]
+        if "beam-in-memory" in rates:
+            ratios["beam-in-memory / loop"] = rates["beam-in-memory"] / rates["loop"]
         for run in record["runs"]:
             if run.get("workers", 1) > 1:
                 ratios[f"{run['name']} / beam-1"] = run["images_per_second"] / rates["beam-1"]

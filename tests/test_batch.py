@@ -175,3 +175,18 @@ def test_the_handler_pickles_by_name_and_restores(archive):
     assert "at least 8x8" in results[1]["error"] and "restored" not in results[1]
     assert handler.get_num_bytes([{"image": image}]) == image.nbytes
     assert handler.batch_elements_kwargs() == {"min_batch_size": 1, "max_batch_size": 1}
+
+
+def test_one_worker_runs_in_this_process_unless_a_mode_is_given(archive, tmp_path, monkeypatch):
+    from tfimage import zoo
+
+    assert batch.default_running_mode(1) == "in_memory"
+    assert batch.default_running_mode(2) == "multi_processing"
+    _, folder, model = archive
+    loaded = []
+    real_load = zoo.load
+    monkeypatch.setattr(zoo, "load", lambda name, **kwargs: loaded.append(name) or real_load(name, **kwargs))
+    batch.restore_files("denoise", model, str(folder / "a.png"), str(tmp_path / "out"), options={"sigma": 25},
+                        progress=False)
+    assert loaded == [model]  # the handler loaded the model here, in the launching process
+    assert _files(tmp_path / "out") == ["a.png", "dead_letters.jsonl", "manifest.jsonl"]

@@ -531,9 +531,19 @@ def _write_manifest(records, path, model, dead_path, dead_records):
 # ---------------------------------------------------------------------- the job
 
 
+def default_running_mode(direct_num_workers):
+    """The DirectRunner mode used when none is given: "in_memory" for one worker, else "multi_processing".
+
+    One worker in this process skips starting a worker process (importing
+    TensorFlow and loading the model again, about 10 s); more workers need
+    processes of their own to run in parallel.
+    """
+    return "in_memory" if int(direct_num_workers) == 1 else "multi_processing"
+
+
 def restore_files(task, model, inputs, output_dir, options=None, tile=None, overlap=32, self_ensemble=False,
                   color_symmetries=False, bit_depth=8, data_dir=None, skip_existing=False, runner="direct",
-                  direct_num_workers=1, direct_running_mode="multi_processing", threads_per_worker=None,
+                  direct_num_workers=1, direct_running_mode=None, threads_per_worker=None,
                   pipeline_args=(), progress=False):
     """Restores every matched image file on Apache Beam and waits for the job to finish.
 
@@ -561,7 +571,9 @@ def restore_files(task, model, inputs, output_dir, options=None, tile=None, over
         runner: "direct", "dataflow", "flink" or "spark".
         direct_num_workers: DirectRunner worker count.
         direct_running_mode: DirectRunner mode: "in_memory",
-            "multi_threading" or "multi_processing".
+            "multi_threading" or "multi_processing"; None: in_memory for one
+            worker (no worker process to start), multi_processing for more
+            (`default_running_mode`).
         threads_per_worker: TensorFlow threads per worker process; None: for
             the multi-processing DirectRunner, the CPU count divided by the
             workers; otherwise TensorFlow's default.
@@ -588,13 +600,15 @@ def restore_files(task, model, inputs, output_dir, options=None, tile=None, over
     task_object = get_task(task)
     if runner not in RUNNERS:
         raise ValueError(f"Unknown runner. Expected one of {', '.join(RUNNERS)}. Received: runner={runner!r}")
+    if int(direct_num_workers) < 1:
+        raise ValueError(f"direct_num_workers must be at least 1. Received: direct_num_workers={direct_num_workers}")
+    if direct_running_mode is None:
+        direct_running_mode = default_running_mode(direct_num_workers)
     if direct_running_mode not in RUNNING_MODES:
         raise ValueError(
             f"Unknown DirectRunner mode. Expected one of {', '.join(RUNNING_MODES)}. "
             f"Received: direct_running_mode={direct_running_mode!r}"
         )
-    if int(direct_num_workers) < 1:
-        raise ValueError(f"direct_num_workers must be at least 1. Received: direct_num_workers={direct_num_workers}")
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16. Received: bit_depth={bit_depth}")
     if tile is not None and int(tile) < 1:

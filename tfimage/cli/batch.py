@@ -54,9 +54,10 @@ def register(groups):
                             help="Beam runner (default direct: this machine)")
         parser.add_argument("--direct-num-workers", type=int, default=1, metavar="N",
                             help="DirectRunner: worker processes (default 1)")
-        parser.add_argument("--direct-running-mode", default="multi_processing",
+        parser.add_argument("--direct-running-mode", default=None,
                             choices=("in_memory", "multi_threading", "multi_processing"),
-                            help="DirectRunner: how workers run (default multi_processing)")
+                            help="DirectRunner: how workers run (default: in_memory for one worker, "
+                                 "multi_processing for more)")
         parser.add_argument("--threads-per-worker", type=int, metavar="N",
                             help="TensorFlow threads per worker process (default: multi-processing "
                                  "DirectRunner: CPU count / workers; other runners: TensorFlow's default)")
