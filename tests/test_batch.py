@@ -190,3 +190,30 @@ def test_one_worker_runs_in_this_process_unless_a_mode_is_given(archive, tmp_pat
                         progress=False)
     assert loaded == [model]  # the handler loaded the model here, in the launching process
     assert _files(tmp_path / "out") == ["a.png", "dead_letters.jsonl", "manifest.jsonl"]
+
+
+def test_handler_batches_same_size_images_and_isolates_a_bad_one(archive):
+    from tfimage.tasks import get_task
+
+    _, folder, model_path = archive
+    batch._define_beam_classes()
+    handler = batch.TfimageModelHandler("denoise", model_path, batch.task_options(get_task("denoise"), {"sigma": 25}),
+                                        batch_size=4)
+    assert handler.batch_elements_kwargs()["max_batch_size"] == 4
+    model = handler.load_model()
+    images = [io.read_image(folder / name) for name in NAMES]
+    bad = images[0].copy()
+    bad[0, 0, 0] = np.nan
+    elements = [{"input": name, "output": name, "image": image} for name, image in zip(NAMES, images)]
+    expected = [get_task("denoise").restore(model, image, noise_level=25 / 255) for image in images]
+    results = handler.run_inference(elements, model)  # a.png and b.png share a size: one network batch
+    for result, wanted in zip(results, expected):
+        np.testing.assert_array_equal(result["restored"], wanted)
+        assert result["seconds"] > 0 and "image" not in result
+    # Three images of one size, one with a NaN: the batch fails, each image is then run alone.
+    results = handler.run_inference(elements[:2] + [dict(elements[2], image=bad)], model)
+    np.testing.assert_array_equal(results[0]["restored"], expected[0])
+    np.testing.assert_array_equal(results[1]["restored"], expected[1])
+    assert "restored" not in results[2] and "NaN" in results[2]["error"]
+    with pytest.raises(ValueError, match="batch_size=0"):
+        batch.TfimageModelHandler("denoise", model_path, {}, batch_size=0)

@@ -76,3 +76,25 @@ def test_an_image_and_mask_model_is_not_a_denoiser():
     denoise.check_denoiser(plain)
     with pytest.raises(ValueError, match="inpainting model.*Received: model=tiny"):
         denoise.check_denoiser(build_unet(1, filters=(4, 8), extra_inputs=1), name="tiny")
+
+
+def test_restore_batch_equals_one_by_one_for_noise_level_models_and_chunks_by_pixels():
+    from tfimage.networks.ffdnet import build_ffdnet
+    from tfimage.tasks import get_task
+
+    task = get_task("denoise")
+    model = build_ffdnet(channels=3, depth=3, filters=8, residual=True)
+    rng = np.random.default_rng(0)
+    images = [rng.random((32, 40, 3)).astype(np.float32) for _ in range(3)] + [rng.random((24, 32, 3)).astype(np.float32)]
+    inputs = [{"noise_level": 0.1}, {"noise_level": 0.05}, {"noise_level": None}, {"noise_level": 0.2}]
+    one_by_one = [task.restore(model, image, **extra) for image, extra in zip(images, inputs)]
+    for max_pixels in (10_000_000, 32 * 40 * 2, 1):  # one batch per size, two per batch, one per batch
+        batched = task.restore_batch(model, images, inputs, max_pixels=max_pixels)
+        assert len(batched) == 4
+        for expected, got in zip(one_by_one, batched):
+            np.testing.assert_array_equal(got, expected)
+    # Per-image noise levels are used: the same image at two levels gives two different outputs.
+    pair = task.restore_batch(model, [images[0], images[0]], [{"noise_level": 0.02}, {"noise_level": 0.3}])
+    assert np.abs(pair[0] - pair[1]).max() > 1e-4
+    with pytest.raises(ValueError, match="one inputs dict per image"):
+        task.restore_batch(model, images, inputs[:2])

@@ -383,11 +383,18 @@ def _define_beam_classes():
             data_dir: where official weights are looked for first.
             threads: TensorFlow intra-op threads per worker process (None:
                 TensorFlow's default, all cores).
+            batch_size: at most this many images per RunInference call;
+                images of one size in a call run as one network batch where
+                the task can (`Task.restore_batch`: denoising with whole
+                images), with the same output as one by one.
         """
 
         def __init__(self, task, model, options, tile=None, overlap=32, self_ensemble=False, color_symmetries=False,
-                     data_dir=None, threads=None):
-            super().__init__(max_batch_size=1)
+                     data_dir=None, threads=None, batch_size=1):
+            if int(batch_size) < 1:
+                raise ValueError(f"batch_size must be at least 1. Received: batch_size={batch_size}")
+            super().__init__(max_batch_size=int(batch_size))
+            self.batch_size = int(batch_size)
             self.task = task
             self.model = os.fspath(model)
             self.options = dict(options)
@@ -413,7 +420,7 @@ def _define_beam_classes():
             return zoo.load(self.model, data_dir=self.data_dir)
 
         def run_inference(self, batch, model, inference_args=None):
-            """Restores each image of `batch` with `tfimage.inference.restore`.
+            """Restores the images of `batch` (same-size ones together where the task can batch them).
 
             Args:
                 batch: a sequence of element dicts (see the class docstring).
@@ -423,24 +430,42 @@ def _define_beam_classes():
             Returns:
                 A list of element dicts with "restored" or "error", and "seconds".
             """
-            from tfimage import inference
             from tfimage.tasks import get_task
 
             task = get_task(self.task)
-            results = []
-            for element in batch:
-                start = time.perf_counter()
-                result = {key: value for key, value in element.items() if key != "image"}
+            results = [{key: value for key, value in element.items() if key != "image"} for element in batch]
+            ready = []
+            for index, element in enumerate(batch):
                 try:
                     inputs, _ = task.restore_inputs(model, element["image"], self.options, element["input"])
-                    result["restored"] = inference.restore(
-                        model, element["image"], task=task, tile=self.tile, overlap=self.overlap,
+                    ready.append((index, inputs))
+                except Exception as error:  # a bad image is a dead letter, not a failed job
+                    results[index].update(error=_reason(error), seconds=0.0)
+            if len(ready) > 1:
+                start = time.perf_counter()
+                try:
+                    restored = task.restore_batch(
+                        model, [batch[i]["image"] for i, _ in ready], [inputs for _, inputs in ready],
+                        tile=self.tile, overlap=self.overlap, self_ensemble=self.self_ensemble,
+                        color_symmetries=self.color_symmetries,
+                    )
+                except Exception:  # find the failing image(s): one by one below
+                    restored = None
+                if restored is not None:
+                    seconds = (time.perf_counter() - start) / len(ready)
+                    for (index, _), image in zip(ready, restored):
+                        results[index].update(restored=image, seconds=seconds)
+                    return results
+            for index, inputs in ready:
+                start = time.perf_counter()
+                try:
+                    results[index]["restored"] = task.restore(
+                        model, batch[index]["image"], tile=self.tile, overlap=self.overlap,
                         self_ensemble=self.self_ensemble, color_symmetries=self.color_symmetries, **inputs,
                     )
                 except Exception as error:  # a bad image is a dead letter, not a failed job
-                    result["error"] = _reason(error)
-                result["seconds"] = time.perf_counter() - start
-                results.append(result)
+                    results[index]["error"] = _reason(error)
+                results[index]["seconds"] = time.perf_counter() - start
             return results
 
         def get_num_bytes(self, batch):
@@ -448,8 +473,8 @@ def _define_beam_classes():
             return int(sum(element["image"].nbytes for element in batch))
 
         def batch_elements_kwargs(self):
-            """One image per call: images of different sizes never wait for each other."""
-            return {"min_batch_size": 1, "max_batch_size": 1}
+            """Up to `batch_size` images per call (Beam's BatchElements sizes batches by their timing)."""
+            return {"min_batch_size": 1, "max_batch_size": self.batch_size}
 
         def share_model_across_processes(self):
             """One model per worker process (not one per machine)."""
@@ -544,7 +569,7 @@ def default_running_mode(direct_num_workers):
 def restore_files(task, model, inputs, output_dir, options=None, tile=None, overlap=32, self_ensemble=False,
                   color_symmetries=False, bit_depth=8, data_dir=None, skip_existing=False, runner="direct",
                   direct_num_workers=1, direct_running_mode=None, threads_per_worker=None,
-                  pipeline_args=(), progress=False):
+                  pipeline_args=(), progress=False, batch_size=8):
     """Restores every matched image file on Apache Beam and waits for the job to finish.
 
     Example:
@@ -580,6 +605,10 @@ def restore_files(task, model, inputs, output_dir, options=None, tile=None, over
         pipeline_args: further Beam pipeline options, e.g.
             ["--project=p", "--region=europe-west1", "--temp_location=gs://b/tmp"].
         progress: show a progress bar on stderr (DirectRunner, local output).
+        batch_size: at most this many images per RunInference call; same-size
+            images in a call run as one network batch where the task can
+            (denoising with whole images, up to `tasks.denoise.BATCH_PIXELS`
+            pixels per batch); outputs are the same as one by one.
 
     Returns:
         The finished `apache_beam.runners.runner.PipelineResult` (its
@@ -630,7 +659,7 @@ def restore_files(task, model, inputs, output_dir, options=None, tile=None, over
     _define_beam_classes()
     handler = globals()["TfimageModelHandler"](
         task_object.name, model_name, options, tile=tile, overlap=overlap, self_ensemble=self_ensemble,
-        color_symmetries=color_symmetries, data_dir=data_dir, threads=threads_per_worker,
+        color_symmetries=color_symmetries, data_dir=data_dir, threads=threads_per_worker, batch_size=batch_size,
     )
     read_image, write_restored = globals()["ReadImage"], globals()["WriteRestored"]
 

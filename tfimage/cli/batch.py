@@ -61,6 +61,9 @@ def register(groups):
         parser.add_argument("--threads-per-worker", type=int, metavar="N",
                             help="TensorFlow threads per worker process (default: multi-processing "
                                  "DirectRunner: CPU count / workers; other runners: TensorFlow's default)")
+        parser.add_argument("--batch-size", type=int, default=8, metavar="N",
+                            help="at most N images per model call; same-size images run as one network batch "
+                                 "where the task can (denoising, whole images; default 8)")
         parser.add_argument("beam_args", nargs=argparse.REMAINDER,
                             help="after `--`: Beam pipeline options passed to the runner")
         parser.set_defaults(func=run, task_name=task.name)
@@ -84,12 +87,15 @@ def run(args):
         beam_args = beam_args[1:]
     if args.direct_num_workers < 1:
         raise ValueError(f"--direct-num-workers must be at least 1. Received: direct_num_workers={args.direct_num_workers}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1. Received: batch_size={args.batch_size}")
     result = batch.restore_files(
         task.name, args.model, args.input, args.output, options=options, tile=args.tile, overlap=args.overlap,
         self_ensemble=args.self_ensemble, color_symmetries=getattr(args, "color_symmetries", False),
         bit_depth=args.bit_depth, data_dir=args.data_dir, skip_existing=args.skip_existing, runner=args.runner,
         direct_num_workers=args.direct_num_workers, direct_running_mode=args.direct_running_mode,
         threads_per_worker=args.threads_per_worker, pipeline_args=beam_args, progress=True,
+        batch_size=args.batch_size,
     )
     summary = batch.summarize_metrics(result)
     timing = summary["milliseconds_per_image"]

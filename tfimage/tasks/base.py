@@ -213,6 +213,29 @@ class Task:
         restored = self.run_network(model, degraded, tile, overlap, self_ensemble, color_symmetries, **inputs)
         return np.clip(restored, 0.0, 1.0).astype(np.float32)
 
+    def restore_batch(self, model, images, inputs, tile=None, overlap=32, self_ensemble=False,
+                      color_symmetries=False):
+        """Restores several images; each result equals `restore` of that image alone.
+
+        Tasks whose network can take a batch override this to run images of
+        one size in one network call (`Denoise` does); this default restores
+        them one by one.
+
+        Args:
+            model: a Keras model or a baseline (as in `restore`).
+            images: a sequence of degraded images.
+            inputs: one dict of the task's model inputs per image (as the
+                `**inputs` of `restore`).
+            tile, overlap, self_ensemble, color_symmetries: as in `restore`.
+
+        Returns:
+            The list of restored images, in order.
+        """
+        if len(images) != len(inputs):
+            raise ValueError(f"Give one inputs dict per image. Received: {len(images)} images, {len(inputs)} inputs")
+        return [self.restore(model, image, tile=tile, overlap=overlap, self_ensemble=self_ensemble,
+                             color_symmetries=color_symmetries, **extra) for image, extra in zip(images, inputs)]
+
     def restore_with_baseline(self, baseline, degraded, self_ensemble, color_symmetries, **inputs):
         """A classical baseline's `predict_image` (baselines take neither tiles nor self-ensembles)."""
         name = execution.model_name(baseline)

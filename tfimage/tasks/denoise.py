@@ -21,6 +21,9 @@ import numpy as np
 from tfimage import baselines, execution
 from tfimage.tasks.base import Example, Task, check_image
 
+# Pixels per network batch in `Denoise.restore_batch` (8 images of 350x350; Kodak24 photos go two by two).
+BATCH_PIXELS = 1_000_000
+
 
 def check_denoiser(model, name=None):
     """Refuses a model whose second input is a spatial map (an inpainting `[image, mask]` model).
@@ -141,7 +144,8 @@ class Denoise(Task):
             noise_level = check_noise_level(noise_level)
         return super().restore_with_baseline(baseline, degraded, self_ensemble, color_symmetries, noise_level=noise_level)
 
-    def run_network(self, model, image, tile, overlap, self_ensemble, color_symmetries, noise_level=None):
+    def _network_input(self, model, image, noise_level):
+        """The checked image (in the model's channels) and noise level (None if the model takes none)."""
         from tfimage.io import convert_channels
 
         image = check_image(image)
@@ -155,6 +159,58 @@ class Denoise(Task):
             noise_level = check_noise_level(noise_level)
         if channels is not None and image.shape[2] != channels:
             image = convert_channels(image, channels, name="the input image")
+        return image, noise_level
+
+    def restore_batch(self, model, images, inputs, tile=None, overlap=32, self_ensemble=False,
+                      color_symmetries=False, max_pixels=BATCH_PIXELS):
+        """Restores several images; a Keras denoiser runs same-size images as one batch.
+
+        Whole images only: with tiles or a self-ensemble, and for baselines,
+        the images are restored one by one (`Task.restore_batch`). Each
+        result equals `restore` of that image alone.
+
+        Args:
+            model, images, inputs, tile, overlap, self_ensemble,
+                color_symmetries: as in `Task.restore_batch`.
+            max_pixels: a network batch holds at most this many pixels (but
+                at least one image): on CPUs, batching pays for small images
+                and not for large ones, and memory grows with the batch.
+
+        Returns:
+            The list of restored images, in order.
+        """
+        if len(images) != len(inputs):
+            raise ValueError(f"Give one inputs dict per image. Received: {len(images)} images, {len(inputs)} inputs")
+        if not execution.is_keras_model(model) or tile is not None or self_ensemble or color_symmetries or len(images) < 2:
+            return super().restore_batch(model, images, inputs, tile, overlap, self_ensemble, color_symmetries)
+        for extra in inputs:
+            self.check_inputs(extra)
+        prepared = [self._network_input(model, image, extra.get("noise_level")) for image, extra in zip(images, inputs)]
+        forward = execution.graph_call(execution.network_of(model))
+        results = [None] * len(images)
+        groups = {}
+        for index, (image, _) in enumerate(prepared):
+            groups.setdefault(image.shape, []).append(index)
+        chunks = []
+        for shape, indices in groups.items():
+            size = max(1, int(max_pixels) // (shape[0] * shape[1]))
+            chunks += [indices[start:start + size] for start in range(0, len(indices), size)]
+        for indices in chunks:
+            batch = np.stack([prepared[i][0] for i in indices])
+            levels = [prepared[i][1] for i in indices]
+            feed = batch if levels[0] is None else [batch, np.asarray(levels, dtype=np.float32).reshape(-1, 1)]
+            output = np.asarray(forward(feed), dtype=np.float32)
+            if output.shape[1:3] != batch.shape[1:3]:
+                raise ValueError(
+                    "The model changed the image size; denoising expects same-size restoration. Received: output "
+                    f"shape={output.shape[1:]} for input shape={batch.shape[1:]}"
+                )
+            for position, index in enumerate(indices):
+                results[index] = np.clip(output[position], 0.0, 1.0).astype(np.float32)
+        return results
+
+    def run_network(self, model, image, tile, overlap, self_ensemble, color_symmetries, noise_level=None):
+        image, noise_level = self._network_input(model, image, noise_level)
         if color_symmetries:
             out = execution.output_channels(model)
             if image.shape[2] != 3 or out not in (None, 3):
