@@ -1,9 +1,10 @@
 """Writes the generation pictures under benchmarks/results/.
 
-For the shipped models `mnist-gan` and `mnist-vae` (or the files given):
-a 64-sample grid of each, a latent interpolation strip of each (five rows of
-slerp between seeded latent pairs), and a VAE reconstruction grid of 32 MNIST
-test digits (rows alternate originals and reconstructions).
+For the shipped models `mnist-gan`, `mnist-vae` and `mnist-ddim` (or the
+files given): a 64-sample grid of each (mnist-ddim: 20 DDIM steps), a latent
+interpolation strip of the GAN and the VAE (five rows of slerp between seeded
+latent pairs), and a VAE reconstruction grid of 32 MNIST test digits (rows
+alternate originals and reconstructions).
 
 Usage:
     TFIMAGE_DATA_DIR=/work/shared/data python benchmarks/generation_figures.py
@@ -19,6 +20,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gan", default="mnist-gan")
     parser.add_argument("--vae", default="mnist-vae")
+    parser.add_argument("--ddim", default="mnist-ddim")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -51,6 +53,9 @@ def main(argv=None):
             path = os.path.join(args.out, "mnist-vae-reconstructions.png")
             written.append(save_reconstruction_grid(images, model.reconstruct(images, labels), path,
                                                     ncols=8))
+    model = load_generative_model(args.ddim, "diffusion")
+    path = os.path.join(args.out, "mnist-ddim-samples.png")
+    written.append(save_image_grid(model.sample(64, steps=20, seed=args.seed), path, ncols=8, scale=2))
     for path in written:
         os.chmod(path, 0o644)
         print(path)

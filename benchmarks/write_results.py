@@ -264,7 +264,7 @@ def generation(results_dir):
 
 DIFFUSION_TASKS = {"inpaint-50": "inpainting, 50% of pixels missing", "inpaint-80": "inpainting, 80% missing",
                    "sr-x4": "x4 super-resolution (bicubic, 7x7 -> 28x28)"}
-DIFFUSION_METHODS = {"input": "input (masked / bicubic)", "pnp": "plug-and-play, Gaussian denoiser",
+DIFFUSION_METHODS = {"input": "input", "pnp": "plug-and-play, Gaussian denoiser",
                      "diffpir": "DiffPIR, diffusion prior"}
 
 
@@ -273,9 +273,18 @@ def diffusion_restoration(results_dir, name="diffusion_restoration.json"):
     if not os.path.isfile(path):
         return ""
     data = _read_json(path)
-    body, floor = [], None
+    body, floor, wins, losses, ties = [], None, [], [], []
     for task, entry in data["tasks"].items():
+        ours, theirs = entry["diffpir"], entry["pnp"]
+        for metric, better in (("fid", ours["fid"] < theirs["fid"]), ("psnr", ours["psnr"] > theirs["psnr"])):
+            if ours[metric] == theirs[metric]:
+                ties.append(f"{task} {metric.upper()}")
+                continue
+            difference = f"{abs(ours[metric] - theirs[metric]):.2f}{' dB' if metric == 'psnr' else ''}"
+            (wins if better else losses).append(f"{task} {metric.upper()} by {difference}")
         for method, label in DIFFUSION_METHODS.items():
+            if method == "input":
+                label = "masked input" if task.startswith("inpaint") else "bicubic upsampling"
             row = entry[method]
             floor = row["fid_floor"]
             seconds = entry["seconds_per_image"].get(method)
@@ -287,7 +296,9 @@ def diffusion_restoration(results_dir, name="diffusion_restoration.json"):
         f"{data['steps']}-step DiffPIR sampling (Zhu et al., CVPR-W 2023), the class chosen by the best data fit. "
         "PSNR against the clean digits; FID/KID (`mnist-classifier` features) against the reference half of "
         f"the split, floor {floor:.2f}. The digits come from the split the diffusion model was trained on, so "
-        "its PSNR is optimistic; the FID says how digit-like the restorations are."
+        "its PSNR is optimistic; the FID says how digit-like the restorations are. "
+        f"DiffPIR against plug-and-play: better in {', '.join(wins) or 'nothing'}; worse in "
+        f"{', '.join(losses) or 'nothing'}" + (f"; equal in {', '.join(ties)}." if ties else ".")
     )
     return section("## Restoration with a diffusion prior (MNIST)",
                    _caption(name, "`python benchmarks/diffusion_restoration.py`"), protocol,
@@ -400,7 +411,8 @@ def readme_sections(results_dir):
     denoise = benchmark.load_results(os.path.join(results_dir, "denoise.json"))
     sections = [("denoise", benchmark.render_compact(denoise))]
     tables = [(name, build, source, measured) for name, (_, build, source, measured) in TASK_TABLES.items()]
-    tables.append(("generation", generation_table, "mnist-{gan,vae}-fid.json", "tfimage evaluate gan|vae"))
+    tables.append(("generation", generation_table, "mnist-{gan,vae,ddim}-fid.json",
+                   "tfimage evaluate gan|vae|diffusion"))
     for name, build, source, measured in tables:
         _, table = build(results_dir)
         sections.append((name, f"Written by `{WRITER} --readme README.md` from `benchmarks/results/{source}` "

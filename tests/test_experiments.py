@@ -90,6 +90,17 @@ def test_write_results_renders_every_table_from_the_stored_results(tmp_path):
     assert "| tfimage-sr-x4 | - | 31.25 | - | 26.08 |" in text  # from sr.json
     assert "| masked input | 12.61 | - | - |" in text  # psnr_input of inpaint.json
     assert "| mnist-gan | 6.62 | 2.79 |" in text  # from mnist-gan-fid.json
+    results = os.path.join(BENCHMARKS, "results")
+    if os.path.isfile(os.path.join(results, "mnist-ddim-fid.json")):
+        ddim = json.load(open(os.path.join(results, "mnist-ddim-fid.json")))
+        assert f"| mnist-ddim | {ddim['fid']:.2f} | 2.79 |" in text
+    if os.path.isfile(os.path.join(results, "diffusion_restoration.json")):
+        restoration = json.load(open(os.path.join(results, "diffusion_restoration.json")))
+        row = restoration["tasks"]["inpaint-80"]["diffpir"]
+        assert f"| inpainting, 80% missing | DiffPIR, diffusion prior | {row['psnr']:.2f} | {row['fid']:.2f} |" in text
+    if os.path.isfile(os.path.join(results, "transfer_diffusion_fid.csv")):
+        last = list(csv.DictReader(open(os.path.join(results, "transfer_diffusion_fid.csv"))))[-1]
+        assert f"| {last['step']} |" in text and f"| {float(last['fine-tune']):.1f} |" in text
     assert "| dncnn-3 (published) | 29.19 | 31.59 | 32.98 | 33.96 |" in text  # jpeg.json + the model's spec
     # transfer_denoise_sigma75.csv: the scratch run's final PSNR and the steps that first reach it
     rows = list(csv.DictReader(open(os.path.join(BENCHMARKS, "results", "transfer_denoise_sigma75.csv"))))

@@ -63,6 +63,19 @@ def test_mnist_vae_samples_are_the_requested_digits():
     assert accuracy > 0.95, accuracy  # 0.99 measured on 500 samples
 
 
+def test_mnist_ddim_samples_are_the_requested_digits_and_repeat_with_the_seed():
+    ddim = _available("mnist-ddim")
+    classifier = _available("mnist-classifier")
+    labels = np.arange(200) % 10
+    samples = ddim.sample(200, steps=20, seed=0, labels=labels)
+    assert samples.shape == (200, 28, 28, 1) and samples.min() >= 0 and samples.max() <= 1
+    accuracy = float(np.mean(np.argmax(np.asarray(classifier(samples)), -1) == labels))
+    assert accuracy > 0.95, accuracy
+    again = ddim.sample(200, steps=20, seed=0, labels=labels)
+    np.testing.assert_array_equal(again, samples)  # deterministic DDIM from seeded noise
+    assert np.abs(ddim.sample(200, steps=20, seed=1, labels=labels) - samples).mean() > 0.01
+
+
 def _set5_hr(scale):
     from tfimage.tasks.super_resolution import sr_pair
 
