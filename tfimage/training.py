@@ -401,8 +401,8 @@ def train_restorer(data, out_dir, config=None, *, strategy=None, callbacks=None,
     """Trains (or fine-tunes) a restoration network; resumable, best model in out_dir/model.keras.
 
     Examples:
-        train_restorer("train400", "runs/blind", task="denoise", sigma_range=(0, 55), patch_size=48)
-        train_restorer("train400", "runs/x2", TrainConfig(task="sr", data="train400", task_options={"scale": 2},
+        train_restorer("train400", "train/blind", task="denoise", sigma_range=(0, 55), patch_size=48)
+        train_restorer("train400", "train/x2", TrainConfig(task="sr", data="train400", task_options={"scale": 2},
                        init="tfimage-sr-x4", partial_init=True))
 
     Args:
