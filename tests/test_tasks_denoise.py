@@ -98,3 +98,4 @@ def test_restore_batch_equals_one_by_one_for_noise_level_models_and_chunks_by_pi
     assert np.abs(pair[0] - pair[1]).max() > 1e-4
     with pytest.raises(ValueError, match="one inputs dict per image"):
         task.restore_batch(model, images, inputs[:2])
+

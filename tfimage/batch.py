@@ -441,7 +441,7 @@ def _define_beam_classes():
                     ready.append((index, inputs))
                 except Exception as error:  # a bad image is a dead letter, not a failed job
                     results[index].update(error=_reason(error), seconds=0.0)
-            if len(ready) > 1:
+            if len(ready) > 1 and task.batches_images:  # else one by one: a failure must not redo the rest
                 start = time.perf_counter()
                 try:
                     restored = task.restore_batch(

@@ -44,6 +44,12 @@ class Example:
         self.inputs = dict(inputs)
 
 
+def check_batch(images, inputs):
+    """Refuses a `restore_batch` call without exactly one inputs dict per image."""
+    if len(images) != len(inputs):
+        raise ValueError(f"Give one inputs dict per image. Received: {len(images)} images, {len(inputs)} inputs")
+
+
 def check_image(image, name="image", min_size=MIN_IMAGE_SIZE):
     """A float32 (H, W, C) copy of `image`; ValueError for a bad shape, NaN/inf or a too small image."""
     image = np.asarray(image, dtype=np.float32)
@@ -81,6 +87,8 @@ class Task:
         result_means: per-image keys averaged into the result besides psnr/ssim.
         warm_up_size: the crop an untimed first call runs on (evaluation).
         color_symmetries: whether the color-symmetry self-ensemble applies.
+        batches_images: whether `restore_batch` runs same-size images as one
+            network batch (else it restores them one by one).
         command: the `tfimage COMMAND IN... -o OUT` that restores files.
         default_model: that command's --model default.
     """
@@ -98,6 +106,7 @@ class Task:
     result_means = ()
     warm_up_size = 64
     color_symmetries = False
+    batches_images = False
 
     # ------------------------------------------------------------------ options
 
@@ -231,8 +240,7 @@ class Task:
         Returns:
             The list of restored images, in order.
         """
-        if len(images) != len(inputs):
-            raise ValueError(f"Give one inputs dict per image. Received: {len(images)} images, {len(inputs)} inputs")
+        check_batch(images, inputs)
         return [self.restore(model, image, tile=tile, overlap=overlap, self_ensemble=self_ensemble,
                              color_symmetries=color_symmetries, **extra) for image, extra in zip(images, inputs)]
 

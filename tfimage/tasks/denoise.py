@@ -19,10 +19,18 @@ References:
 import numpy as np
 
 from tfimage import baselines, execution
-from tfimage.tasks.base import Example, Task, check_image
+from tfimage.tasks.base import Example, Task, check_batch, check_image
 
 # Pixels per network batch in `Denoise.restore_batch` (8 images of 350x350; Kodak24 photos go two by two).
 BATCH_PIXELS = 1_000_000
+
+
+def _check_same_size(output_shape, input_shape):
+    if tuple(output_shape[:2]) != tuple(input_shape[:2]):
+        raise ValueError(
+            "The model changed the image size; denoising expects same-size restoration. Received: output "
+            f"shape={tuple(output_shape)} for input shape={tuple(input_shape)}"
+        )
 
 
 def check_denoiser(model, name=None):
@@ -76,6 +84,7 @@ class Denoise(Task):
         "nlm": {"factory": baselines.NLM, "description": baselines.NLM.description},
     }
     color_symmetries = True
+    batches_images = True
 
     def add_options(self, parser, purpose):
         if purpose == "restore":
@@ -179,8 +188,7 @@ class Denoise(Task):
         Returns:
             The list of restored images, in order.
         """
-        if len(images) != len(inputs):
-            raise ValueError(f"Give one inputs dict per image. Received: {len(images)} images, {len(inputs)} inputs")
+        check_batch(images, inputs)
         if not execution.is_keras_model(model) or tile is not None or self_ensemble or color_symmetries or len(images) < 2:
             return super().restore_batch(model, images, inputs, tile, overlap, self_ensemble, color_symmetries)
         for extra in inputs:
@@ -200,11 +208,7 @@ class Denoise(Task):
             levels = [prepared[i][1] for i in indices]
             feed = batch if levels[0] is None else [batch, np.asarray(levels, dtype=np.float32).reshape(-1, 1)]
             output = np.asarray(forward(feed), dtype=np.float32)
-            if output.shape[1:3] != batch.shape[1:3]:
-                raise ValueError(
-                    "The model changed the image size; denoising expects same-size restoration. Received: output "
-                    f"shape={output.shape[1:]} for input shape={batch.shape[1:]}"
-                )
+            _check_same_size(output.shape[1:], batch.shape[1:])
             for position, index in enumerate(indices):
                 results[index] = np.clip(output[position], 0.0, 1.0).astype(np.float32)
         return results
@@ -226,11 +230,7 @@ class Denoise(Task):
             return np.asarray(output, dtype=np.float32)[0]
 
         restored = self.run_views(model, network, image, tile, overlap, self_ensemble, color_symmetries)
-        if restored.shape[:2] != image.shape[:2]:
-            raise ValueError(
-                "The model changed the image size; denoising expects same-size restoration. Received: output "
-                f"shape={restored.shape} for input shape={image.shape}"
-            )
+        _check_same_size(restored.shape, image.shape)
         return restored
 
     def training_options(self, sigma=None, sigma_range=None, validation_sigma=None):
