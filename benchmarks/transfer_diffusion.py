@@ -21,7 +21,6 @@ Usage:
 """
 
 import argparse
-import csv
 import json
 import os
 import time
@@ -51,7 +50,8 @@ def main(argv=None):
     from tfimage.datasets.mnist import mnist_float
     from tfimage.datasets.pipelines import generative_dataset
     from tfimage.models.diffusion import DiffusionModel
-    from tfimage.plots import save_curves, save_image_grid
+    from tfimage.experiments import write_fid_curves
+    from tfimage.plots import save_image_grid
 
     start = time.time()
     images, labels = mnist_float("test")
@@ -105,16 +105,9 @@ def main(argv=None):
         save_image_grid(model.sample(32, steps=args.sampling_steps, seed=args.seed),
                         os.path.join(args.out, f"transfer_diffusion_{name}.png"), ncols=8, scale=2)
 
-    csv_path = os.path.join(args.out, "transfer_diffusion_fid.csv")
-    with open(csv_path, "w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["step"] + list(curves) + ["floor"])
-        for i, step in enumerate(steps):
-            writer.writerow([step] + [f"{curves[n][i]:.4f}" for n in curves] + [f"{floor:.4f}"])
-    save_curves(steps, dict(curves, floor=[float(floor)] * len(steps)),
-                os.path.join(args.out, "transfer_diffusion_fid.png"), xlabel="diffusion steps",
-                ylabel="FID (MNIST classifier features)", logy=True,
-                title=f"Diffusion, {args.target_images} images of 8s and 9s: scratch vs transfer")
+    csv_path = write_fid_curves(
+        os.path.join(args.out, "transfer_diffusion_fid"), steps, curves, floor, xlabel="diffusion steps",
+        title=f"Diffusion, {args.target_images} images of 8s and 9s: scratch vs transfer")["csv"]
     scratch_final = curves["scratch"][-1]
     reached = [s for s, v in zip(steps, curves["fine-tune"]) if v <= scratch_final]
     print(json.dumps({

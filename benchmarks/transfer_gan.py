@@ -21,7 +21,6 @@ Usage:
 """
 
 import argparse
-import csv
 import json
 import os
 import time
@@ -53,7 +52,8 @@ def main(argv=None):
     from tfimage.datasets.pipelines import generative_dataset
     from tfimage.models.gan import GAN
     from tfimage.models.vae import VAE
-    from tfimage.plots import save_curves, save_image_grid
+    from tfimage.experiments import write_fid_curves
+    from tfimage.plots import save_image_grid
 
     start = time.time()
     images, labels = mnist_float("test")
@@ -120,17 +120,10 @@ def main(argv=None):
         save_image_grid(samples(model, 32),
                         os.path.join(args.out, f"transfer_{args.kind}_{name}.png"), ncols=8, scale=2)
 
-    csv_path = os.path.join(args.out, f"transfer_{args.kind}_fid.csv")
-    with open(csv_path, "w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["step"] + list(curves) + ["floor"])
-        for i, step in enumerate(steps):
-            writer.writerow([step] + [f"{curves[n][i]:.4f}" for n in curves] + [f"{floor:.4f}"])
-    save_curves(steps, dict(curves, floor=[floor] * len(steps)),
-                os.path.join(args.out, f"transfer_{args.kind}_fid.png"),
-                xlabel="generator steps" if args.kind == "gan" else "VAE steps",
-                ylabel="FID (MNIST classifier features)", logy=True,
-                title=f"{args.kind.upper()}, {args.target_images} images of 8s and 9s: scratch vs transfer")
+    csv_path = write_fid_curves(
+        os.path.join(args.out, f"transfer_{args.kind}_fid"), steps, curves, floor,
+        xlabel="generator steps" if args.kind == "gan" else "VAE steps",
+        title=f"{args.kind.upper()}, {args.target_images} images of 8s and 9s: scratch vs transfer")["csv"]
     print(json.dumps({"csv": csv_path, "floor": floor, "pretrain_seconds": round(pretrain_seconds),
                       "total_seconds": round(time.time() - start), "samples": args.samples,
                       "reference_images": int(len(reference))}))

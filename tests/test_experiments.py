@@ -112,3 +112,16 @@ def test_write_results_renders_every_table_from_the_stored_results(tmp_path):
     short = readme.read_text()
     assert "old" not in short and "| tfimage-gray-blind | 29.84 | 28.86 | - | - |" in short
     assert np.isclose(float(text.split("| tfimage-inpaint | ")[1].split(" |")[0]), 26.93)  # inpaint.json
+
+
+def test_fid_curves_round_trip_into_the_transfer_table(tmp_path):
+    writer = _script("write_results")
+    results = tmp_path / "results"
+    paths = experiments.write_fid_curves(str(results / "transfer_diffusion_fid"), [0, 100], {
+        "scratch": [700.0, 300.25], "fine-tune": [500.0, 151.1]}, 4.0162, xlabel="steps", title="t")
+    rows = list(csv.DictReader(open(paths["csv"])))
+    assert rows == [{"step": "0", "scratch": "700.0000", "fine-tune": "500.0000", "floor": "4.0162"},
+                    {"step": "100", "scratch": "300.2500", "fine-tune": "151.1000", "floor": "4.0162"}]
+    assert os.path.getsize(paths["png"]) > 0 and not any(name.endswith(".tmp") for name in os.listdir(results))
+    table = writer.transfer_generation(str(results))
+    assert "| 100 | 300.2 | 151.1 |" in table and "DDIM scratch" in table and "floor 4.02" in table

@@ -185,6 +185,37 @@ def write_curves(stem, steps, scratch, pretrained, pretrained_label, title):
     return {"csv": stem + ".csv", "png": stem + ".png"}
 
 
+def write_fid_curves(stem, steps, curves, floor, xlabel, title):
+    """Writes `stem`.csv (step, one FID column per variant, floor; atomically) and `stem`.png (log scale).
+
+    The format of the few-shot generation curves that `benchmarks/write_results.py`
+    renders in one table (GAN, VAE, diffusion model).
+
+    Args:
+        stem: the output path without extension.
+        steps: the training steps of the measurements.
+        curves: variant name -> FID at each step.
+        floor: the real-vs-real FID.
+        xlabel, title: the plot's labels.
+
+    Returns:
+        {"csv": path, "png": path}.
+    """
+    from tfimage import plots
+
+    os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
+    temp = stem + ".csv.tmp"
+    with open(temp, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["step", *curves, "floor"])
+        for i, step in enumerate(steps):
+            writer.writerow([step, *(f"{float(values[i]):.4f}" for values in curves.values()), f"{float(floor):.4f}"])
+    os.replace(temp, stem + ".csv")
+    plots.save_curves(steps, dict(curves, floor=[float(floor)] * len(steps)), stem + ".png", xlabel=xlabel,
+                      ylabel="FID (MNIST classifier features)", title=title, logy=True)
+    return {"csv": stem + ".csv", "png": stem + ".png"}
+
+
 def _write_outputs(result, out_dir):
     steps = result["steps"]
     return write_curves(
