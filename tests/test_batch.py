@@ -217,3 +217,121 @@ def test_handler_batches_same_size_images_and_isolates_a_bad_one(archive):
     assert "restored" not in results[2] and "NaN" in results[2]["error"]
     with pytest.raises(ValueError, match="batch_size=0"):
         batch.TfimageModelHandler("denoise", model_path, {}, batch_size=0)
+
+
+class _ObjectStore:
+    """A bucket-like Beam FileSystem (scheme memtest://, no folders) over a dict, for the remote-path code."""
+
+    objects = {}
+    writes = []
+
+    @classmethod
+    def filesystem(cls):
+        import io as stdio
+
+        from apache_beam.io.filesystem import BeamIOError, FileMetadata, FileSystem
+
+        store = cls
+
+        class _Writer(stdio.BytesIO):
+            def __init__(self, path):
+                super().__init__()
+                self.path = path
+
+            def close(self):
+                store.objects[self.path] = self.getvalue()
+                store.writes.append(self.path)
+                super().close()
+
+        class MemTestFileSystem(FileSystem):
+            @classmethod
+            def scheme(cls):
+                return "memtest"
+
+            def join(self, basepath, *paths):
+                return "/".join([basepath.rstrip("/"), *(path.strip("/") for path in paths)])
+
+            def split(self, path):
+                head, _, tail = path.rpartition("/")
+                return head, tail
+
+            def mkdirs(self, path):
+                pass
+
+            def has_dirs(self):
+                return False
+
+            def _list(self, prefix):
+                for path, data in sorted(store.objects.items()):
+                    if path.startswith(prefix):
+                        yield FileMetadata(path, len(data))
+
+            def create(self, path, mime_type="application/octet-stream", compression_type=None):
+                return _Writer(path)
+
+            def open(self, path, mime_type="application/octet-stream", compression_type=None):
+                if path not in store.objects:
+                    raise BeamIOError(f"no object {path}")
+                return stdio.BytesIO(store.objects[path])
+
+            def copy(self, sources, destinations):
+                for source, destination in zip(sources, destinations):
+                    store.objects[destination] = store.objects[source]
+
+            def rename(self, sources, destinations):
+                for source, destination in zip(sources, destinations):
+                    store.objects[destination] = store.objects.pop(source)
+
+            def exists(self, path):
+                return path in store.objects or any(key.startswith(path.rstrip("/") + "/") for key in store.objects)
+
+            def size(self, path):
+                return len(store.objects[path])
+
+            def last_updated(self, path):
+                return 0.0
+
+            def checksum(self, path):
+                return str(hash(store.objects[path]))
+
+            def metadata(self, path):
+                return FileMetadata(path, len(store.objects[path]))
+
+            def delete(self, paths):
+                for path in paths:
+                    store.objects.pop(path, None)
+
+        return MemTestFileSystem
+
+
+def test_remote_paths_go_through_beam_filesystems(job, archive):
+    """Inputs and outputs at a URL (as gs:// or s3:// would be) give the bytes of the local job and resume the same."""
+    root, folder, model = archive
+    filesystem = _ObjectStore.filesystem()  # a FileSystem subclass is found by its scheme once defined
+    try:
+        for name in os.listdir(folder):
+            _ObjectStore.objects[f"memtest://bucket/in/{name}"] = (folder / name).read_bytes()
+        _ObjectStore.objects["memtest://bucket/out/.b.png.tmp-0123abcd"] = b"partial"  # left by a killed job
+        batch.restore_files("denoise", model, "memtest://bucket/in/*.png", "memtest://bucket/out",
+                            options={"sigma": 25}, direct_running_mode="in_memory")
+        written = sorted(path for path in _ObjectStore.objects if path.startswith("memtest://bucket/out/"))
+        assert written == sorted(f"memtest://bucket/out/{name}"
+                                 for name in [*NAMES, batch.MANIFEST_NAME, batch.DEAD_LETTERS_NAME])
+        for name in NAMES:
+            assert _ObjectStore.objects[f"memtest://bucket/out/{name}"] == (root / "cli" / name).read_bytes(), name
+        dead = batch.read_json_lines("memtest://bucket/out/" + batch.DEAD_LETTERS_NAME)
+        assert [record["input"] for record in dead] == ["memtest://bucket/in/notes.png", "memtest://bucket/in/truncated.png"]
+        manifest = batch.read_json_lines("memtest://bucket/out/" + batch.MANIFEST_NAME)
+        assert {line["output"] for line in manifest if line["status"] == "done"} == {
+            f"memtest://bucket/out/{name}" for name in NAMES}
+
+        _ObjectStore.writes.clear()
+        batch.restore_files("denoise", model, "memtest://bucket/in/*.png", "memtest://bucket/out",
+                            options={"sigma": 25}, skip_existing=True, direct_running_mode="in_memory")
+        assert not [path for path in _ObjectStore.writes if ".png" in path]  # no image (nor its temporary) written again
+        status = {line["input"].rsplit("/", 1)[1]: line["status"]
+                  for line in batch.read_json_lines("memtest://bucket/out/" + batch.MANIFEST_NAME)}
+        assert status == {**dict.fromkeys(NAMES, "skipped"), "notes.png": "failed", "truncated.png": "failed"}
+    finally:
+        _ObjectStore.objects.clear()
+        del filesystem
