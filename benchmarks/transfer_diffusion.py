@@ -9,7 +9,7 @@ images (same seeds, same batches),
   10k test split), every weight trained.
 
 At each step count the FID (Heusel et al., NeurIPS 2017; shipped MNIST
-classifier features) of `--samples` DDIM samples (`--sampling-steps` steps,
+classifier features) of `--samples` samples (`--sampler`, `--sampling-steps` steps,
 Song et al., ICLR 2021) is measured against a fixed half of the real 8s and
 9s of the split; the floor is the other half. Writes
 benchmarks/results/transfer_diffusion_fid.csv in the format of the GAN and
@@ -40,6 +40,7 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--sampling-steps", type=int, default=20)
+    parser.add_argument("--sampler", default="ddim", choices=("ddim", "dpm-solver++"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
@@ -97,12 +98,12 @@ def main(argv=None):
             if step > done:
                 model.fit(dataset, steps_per_epoch=step - done, epochs=1, verbose=0, shuffle=False)
                 done = step
-            generated = model.sample(args.samples, steps=args.sampling_steps, seed=args.seed)
+            generated = model.sample(args.samples, steps=args.sampling_steps, seed=args.seed, sampler=args.sampler)
             value = fid.frechet_distance(extractor(generated), ref_features)
             values.append(round(float(value), 4))
             print(json.dumps({"variant": name, "step": step, "fid": value}), flush=True)
         curves[name] = values
-        save_image_grid(model.sample(32, steps=args.sampling_steps, seed=args.seed),
+        save_image_grid(model.sample(32, steps=args.sampling_steps, seed=args.seed, sampler=args.sampler),
                         os.path.join(args.out, f"transfer_diffusion_{name}.png"), ncols=8, scale=2)
 
     csv_path = write_fid_curves(
@@ -113,7 +114,7 @@ def main(argv=None):
     print(json.dumps({
         "csv": csv_path, "floor": round(float(floor), 4),
         "fine_tune_steps_to_scratch_final_fid": reached[0] if reached else None,
-        "samples": args.samples, "sampling_steps": args.sampling_steps, "pretrained": pretrained_path,
+        "samples": args.samples, "sampling_steps": args.sampling_steps, "sampler": args.sampler, "pretrained": pretrained_path,
         "pretrain_seconds": round(pretrain_seconds), "total_seconds": round(time.time() - start),
         "reference_images": int(len(reference)),
     }))

@@ -166,15 +166,16 @@ def generation_table(results_dir):
     body = []
     for path in sorted(glob.glob(os.path.join(results_dir, "mnist-*-fid.json"))):
         r = _read_json(path)
+        sampling = f"{r['steps']} {r.get('sampler', 'ddim')} steps" if "steps" in r else "one pass"
         body.append([r["model"], f"{r['fid']:.2f}", f"{r['fid_floor']:.2f}",
                      f"{r['kid']:.2f} ± {r['kid_std']:.2f}", f"{r['kid_floor']:.2f} ± {r['kid_floor_std']:.2f}",
-                     r["images"]])
+                     r["images"], sampling])
     protocol = (
         "FID and KID on the 128 penultimate features of `mnist-classifier`: generated images against a fixed "
         "half (5,000, seed 0) of the 10k MNIST test split; the floor is the other real half against the same "
         "half. KID: polynomial kernel, unbiased MMD², 100 subsets of 1,000."
     )
-    return protocol, _table(["model", "FID", "FID floor", "KID", "KID floor", "generated images"], body)
+    return protocol, _table(["model", "FID", "FID floor", "KID", "KID floor", "generated images", "sampling"], body)
 
 
 # Published PSNR of the plug-and-play tables (the issue's and papers' numbers): table -> label -> value.
@@ -258,7 +259,7 @@ def generation(results_dir):
     return section("## Generation (MNIST)",
                    _caption("mnist-{gan,vae,ddim}-fid.json",
                             "`tfimage evaluate gan|vae|diffusion --model mnist-gan|mnist-vae|mnist-ddim "
-                            "--dataset mnist --json` (mnist-ddim: 20 DDIM steps)"),
+                            "--dataset mnist --json`"),
                    protocol, table, pictures)
 
 

@@ -105,6 +105,43 @@ def test_ddim_sampling_is_deterministic_for_a_seed():
     np.testing.assert_allclose(model.sample(3, steps=4, seed=7, batch_size=2), a, atol=1e-6)
 
 
+def test_dpm_solver_follows_the_exact_flow_of_gaussian_data_closer_than_ddim():
+    """With the exact denoiser of N(mean, std^2) data the sampling ODE is known in closed form; both samplers
+    start from the same update, and DPM-Solver++(2M) gets closer than DDIM as steps grow."""
+    import tensorflow as tf
+
+    model = tiny()
+    mean, std = 0.1, 0.3  # in the network's [-1, 1] range
+
+    def exact_noise(noisy, noise_rates, labels=None, training=False, use_ema=True):
+        signal_rates = tf.sqrt(1.0 - tf.square(noise_rates))
+        spread = tf.square(signal_rates * std) + tf.square(noise_rates)
+        clean = mean + signal_rates * std**2 / spread * (noisy - signal_rates * mean)
+        return (noisy - signal_rates * clean) / noise_rates
+
+    model.predict_noise = exact_noise
+    noise = model.initial_noise(64, seed=3)
+
+    def exact(steps):
+        rates = [model.diffusion_schedule(tf.constant(t)) for t in (1.0, 1.0 / steps)]
+        (n1, s1), (n, s) = [(float(a), float(b)) for a, b in rates]
+        spread1, spread = (s1 * std) ** 2 + n1**2, (s * std) ** 2 + n**2
+        x = s * mean + np.sqrt(spread / spread1) * (noise - s1 * mean)
+        clean = mean + s * std**2 / spread * (x - s * mean)
+        return np.clip(clean * 0.5 + 0.5, 0.0, 1.0)
+
+    errors = {}
+    for steps in (1, 4, 16):
+        for sampler in ("ddim", "dpm-solver++"):
+            errors[sampler, steps] = np.abs(model.generate(noise, steps=steps, sampler=sampler) - exact(steps)).mean()
+    assert errors["ddim", 1] == errors["dpm-solver++", 1]  # one step: the same update
+    assert errors["dpm-solver++", 4] < errors["ddim", 4], errors
+    assert errors["dpm-solver++", 16] < 0.25 * errors["ddim", 16], errors
+    assert errors["dpm-solver++", 16] < errors["dpm-solver++", 4] / 3, errors  # second order
+    with pytest.raises(ValueError, match="sampler"):
+        model.sample(2, steps=2, sampler="euler")
+
+
 def test_conditional_sampling_checks_the_class_input():
     model = tiny(num_classes=3)
     model.compile()
@@ -224,8 +261,15 @@ def test_cli_train_sample_and_evaluate_diffusion(tmp_path, capsys):
     model = generation.load_generative_model(str(out / "model.keras"), "diffusion")
     real, _ = generation.load_generation_data(data)
     result = generation.evaluate_model(model, real, n=8, feature_extractor=lambda x: x.reshape(len(x), -1)[:, :6],
-                                       steps=2)
+                                       steps=2, sampler="dpm-solver++")
     assert result["steps"] == 2 and result["images"] == 8 and result["images_per_second"] > 0
+    assert result["sampler"] == "dpm-solver++"
+    assert main(["sample", "--model", str(out / "model.keras"), "-n", "4", "-o", str(grid), "--steps", "3",
+                 "--sampler", "dpm-solver++", "--seed", "0"]) == 0
+    from tfimage.cli.generate import SAMPLERS
+    from tfimage.models.diffusion import SAMPLERS as MODEL_SAMPLERS
+
+    assert SAMPLERS == MODEL_SAMPLERS
     with pytest.raises(ValueError, match="not a GAN"):
         generation.load_generative_model(str(out / "model.keras"), "gan")
 
@@ -275,3 +319,13 @@ def test_diffpir_super_resolution_shape_and_bad_arguments():
                          (dict(batch_size=0), "batch_size")]:
         with pytest.raises(ValueError, match=f"Received: {name}="):
             diffpir(model, operator, low, **kwargs)
+
+
+def test_sampling_options_are_refused_for_a_gan(tmp_path, capsys):
+    from tfimage.cli.main import main
+
+    grid = str(tmp_path / "grid.png")
+    for flags, name in [(["--steps", "5"], "--steps"), (["--sampler", "ddim"], "--sampler")]:
+        assert main(["sample", "--model", "mnist-gan", "-n", "2", "-o", grid, *flags]) == 1
+        assert f"{name} applies to diffusion models only" in capsys.readouterr().err
+    assert not os.path.exists(grid)

@@ -114,7 +114,7 @@ def load_generative_model(model, kind=None):
 
 
 # ------------------------------------------------------------------ evaluation
-def evaluate_model(model, real, n=5000, feature_extractor=None, seed=0, steps=None):
+def evaluate_model(model, real, n=5000, feature_extractor=None, seed=0, steps=None, sampler=None):
     """FID/KID of `n` samples of a GAN, VAE or diffusion model against real images, with the floor.
 
     Args:
@@ -125,12 +125,14 @@ def evaluate_model(model, real, n=5000, feature_extractor=None, seed=0, steps=No
             `tfimage.fid.FeatureExtractor` (None: the classifier for 28x28
             gray images, else InceptionV3).
         seed: sampling seed and real-split seed.
-        steps: DDIM steps of a diffusion model (None: 20); must be None for
-            a GAN or VAE.
+        steps: sampling steps of a diffusion model (None: 20); must be None
+            for a GAN or VAE.
+        sampler: "dpm-solver++" or "ddim" for a diffusion model (None:
+            "dpm-solver++"); must be None for a GAN or VAE.
 
     Returns:
-        The dict of `tfimage.fid.evaluate_samples` (plus "steps" and
-        "images_per_second" of the sampling for a diffusion model).
+        The dict of `tfimage.fid.evaluate_samples` (plus "steps", "sampler"
+        and "images_per_second" of the sampling for a diffusion model).
     """
     from tfimage import fid
 
@@ -149,15 +151,19 @@ def evaluate_model(model, real, n=5000, feature_extractor=None, seed=0, steps=No
     if not isinstance(model, DiffusionModel):
         if steps is not None:
             raise ValueError(f"steps applies to diffusion models only. Received: steps={steps!r}")
+        if sampler is not None:
+            raise ValueError(f"sampler applies to diffusion models only. Received: sampler={sampler!r}")
         generated = model.sample(n, seed=seed)
         return fid.evaluate_samples(generated, real, feature_extractor, seed=seed)
     steps = 20 if steps is None else steps
-    model.sample(min(n, 500), steps=steps, seed=seed)  # (traces the sampler outside the timing)
+    sampler = "dpm-solver++" if sampler is None else sampler
+    model.sample(min(n, 500), steps=steps, seed=seed, sampler=sampler)  # (traces the sampler outside the timing)
     start = time.time()
-    generated = model.sample(n, steps=steps, seed=seed)
+    generated = model.sample(n, steps=steps, seed=seed, sampler=sampler)
     seconds = time.time() - start
     result = fid.evaluate_samples(generated, real, feature_extractor, seed=seed)
     result["steps"] = int(steps)
+    result["sampler"] = sampler
     result["images_per_second"] = round(n / max(seconds, 1e-9), 1)
     return result
 

@@ -1,4 +1,4 @@
-"""A denoising diffusion model with deterministic DDIM sampling and a custom training step.
+"""A denoising diffusion model with deterministic DDIM or DPM-Solver++ sampling and a custom training step.
 
 The model follows the DDIM example of keras-io (Beres, "Denoising Diffusion
 Implicit Models", 2022):
@@ -16,7 +16,10 @@ Implicit Models", 2022):
 - sampling is the deterministic DDIM update (eta = 0) of Song, Meng and
   Ermon, "Denoising Diffusion Implicit Models", ICLR 2021: from pure noise,
   each of `steps` steps predicts x_0 and eps and re-noises x_0 to the next,
-  lower noise level with the predicted eps.
+  lower noise level with the predicted eps; or the second-order multistep
+  DPM-Solver++(2M) of Lu et al., "DPM-Solver++: Fast Solver for Guided
+  Sampling of Diffusion Probabilistic Models", 2022, which takes the same
+  network evaluations and extrapolates the x_0 estimate from the last two.
 
 Class conditioning feeds integer labels to the network (label embedding).
 Images are float32 in [0, 1], channels last; the network works in [-1, 1].
@@ -33,6 +36,7 @@ from tfimage.models.saving import SaveWithoutOptimizer
 from tfimage.networks import diffusion_unet
 
 LOSSES = ("mae", "mse")
+SAMPLERS = ("ddim", "dpm-solver++")
 
 
 def _check_rate(name, value):
@@ -47,6 +51,13 @@ def check_steps(steps):
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps <= 0:
         raise ValueError(f"steps must be a positive integer. Received: steps={steps!r}")
     return int(steps)
+
+
+def check_sampler(sampler):
+    """One of `SAMPLERS`."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}. Received: sampler={sampler!r}")
+    return sampler
 
 
 @keras.saving.register_keras_serializable(package="tfimage")
@@ -280,23 +291,40 @@ class DiffusionModel(SaveWithoutOptimizer, keras.Model):
         return keras.ops.convert_to_numpy(keras.random.normal(shape, seed=self.seed_generator))
 
     def ddim_times(self, steps):
-        """The `steps + 1` diffusion times 1, 1 - 1/steps, ..., 0 of the DDIM sampler."""
+        """The `steps + 1` diffusion times 1, 1 - 1/steps, ..., 0 of the samplers."""
         steps = check_steps(steps)
         return np.linspace(1.0, 0.0, steps + 1).astype("float32")
 
-    def _reverse_diffusion(self, noise, labels, steps, use_ema):
-        """The DDIM loop (eta = 0) from x_1 = noise; returns x_0 in [-1, 1]."""
+    def _reverse_diffusion(self, noise, labels, steps, use_ema, sampler="ddim"):
+        """The deterministic sampling loop from x_1 = noise; returns x_0 in [-1, 1].
+
+        Both samplers evaluate the network at t = 1, 1 - 1/steps, ..., 1/steps
+        and return the x_0 estimate of the last evaluation. DDIM re-noises the
+        current x_0 estimate D_i with the predicted noise: x_next = s_next D_i +
+        n_next eps_i, which equals (n_next / n) x_t + s_next (1 - e^-h) D_i with h
+        the step in log(s / n). DPM-Solver++(2M) puts, from the second step on,
+        (1 + 1 / (2 r)) D_i - 1 / (2 r) D_(i-1) in place of D_i, r = h_prev / h.
+        """
         batch = tf.shape(noise)[0]
         step_size = 1.0 / steps
-        next_noisy = noise
+        noisy = noise
         pred_images = noise
+        previous_images, previous_h = None, None
         for step in range(steps):
-            noisy = next_noisy
             times = tf.fill([batch, 1, 1, 1], 1.0 - step * step_size)
             noise_rates, signal_rates = self.diffusion_schedule(times)
             pred_noises, pred_images = self.denoise(noisy, noise_rates, signal_rates, labels, use_ema=use_ema)
             next_noise_rates, next_signal_rates = self.diffusion_schedule(times - step_size)
-            next_noisy = next_signal_rates * pred_images + next_noise_rates * pred_noises
+            if sampler == "ddim":
+                noisy = next_signal_rates * pred_images + next_noise_rates * pred_noises
+                continue
+            h = tf.math.log(next_signal_rates / next_noise_rates) - tf.math.log(signal_rates / noise_rates)
+            estimate = pred_images
+            if previous_images is not None:
+                ratio = previous_h / h
+                estimate = (1.0 + 0.5 / ratio) * pred_images - (0.5 / ratio) * previous_images
+            noisy = (next_noise_rates / noise_rates) * noisy + next_signal_rates * (1.0 - tf.exp(-h)) * estimate
+            previous_images, previous_h = pred_images, h
         return pred_images
 
     def _sampling_function(self):
@@ -313,46 +341,51 @@ class DiffusionModel(SaveWithoutOptimizer, keras.Model):
             return None
         return check_labels(labels, n, self.num_classes)
 
-    def sample(self, n, steps=20, seed=None, labels=None, batch_size=500, use_ema=True):
-        """Generates `n` images in [0, 1] with the deterministic DDIM sampler.
+    def sample(self, n, steps=20, seed=None, labels=None, batch_size=500, use_ema=True, sampler="dpm-solver++"):
+        """Generates `n` images in [0, 1] with a deterministic sampler (DDIM or DPM-Solver++(2M)).
 
         The same `seed` (and labels) gives the same images.
 
         Args:
             n: number of images (positive integer).
-            steps: DDIM steps (network evaluations per image).
+            steps: sampling steps (network evaluations per image).
             seed: integer seed of the initial noise (None: the model's
                 SeedGenerator).
             labels: for a conditional model, one class or `n` classes
                 (default: cycling 0, 1, 2, ...); None for an unconditional one.
             batch_size: images per batch.
             use_ema: sample with the EMA network (True) or the online one.
+            sampler: "dpm-solver++" (second-order multistep) or "ddim"
+                (first order); both cost one network evaluation per step.
 
         Returns:
             A float32 NumPy array of shape (n, H, W, C).
         """
         n = _check_count(n)
+        sampler = check_sampler(sampler)
         steps = check_steps(steps)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
         labels = self._sample_labels(n, labels)
         noise = self.initial_noise(n, seed)
-        return self.generate(noise, labels=labels, steps=steps, batch_size=batch_size, use_ema=use_ema)
+        return self.generate(noise, labels=labels, steps=steps, batch_size=batch_size, use_ema=use_ema,
+                             sampler=sampler)
 
-    def generate(self, noise, labels=None, steps=20, batch_size=500, use_ema=True):
-        """Runs the DDIM sampler from given initial noise (n, H, W, C); returns images in [0, 1]."""
+    def generate(self, noise, labels=None, steps=20, batch_size=500, use_ema=True, sampler="dpm-solver++"):
+        """Runs a sampler (see `sample`) from given initial noise (n, H, W, C); returns images in [0, 1]."""
         noise = np.asarray(noise, dtype="float32")
         if noise.ndim != 4 or tuple(noise.shape[1:]) != self.image_shape:
             raise ValueError(
                 f"noise must have shape (n, {', '.join(map(str, self.image_shape))}). "
                 f"Received: noise with shape={noise.shape}")
         steps = check_steps(steps)
+        sampler = check_sampler(sampler)
         labels = self._sample_labels(len(noise), labels)
-        sampler = self._sampling_function()
+        loop = self._sampling_function()
         out = []
         for start in range(0, len(noise), batch_size):
             chunk = tf.constant(noise[start:start + batch_size])
             chunk_labels = None if labels is None else tf.constant(labels[start:start + batch_size])
-            out.append(keras.ops.convert_to_numpy(sampler(chunk, chunk_labels, steps, use_ema)))
+            out.append(keras.ops.convert_to_numpy(loop(chunk, chunk_labels, steps, use_ema, sampler)))
         images = np.concatenate(out, axis=0) * 0.5 + 0.5
         return np.clip(images, 0.0, 1.0).astype("float32")
