@@ -166,7 +166,7 @@ def generation_table(results_dir):
     body = []
     for path in sorted(glob.glob(os.path.join(results_dir, "mnist-*-fid.json"))):
         r = _read_json(path)
-        sampling = f"{r['steps']} {r.get('sampler', 'ddim')} steps" if "steps" in r else "one pass"
+        sampling = f"{r['steps']} {r['sampler']} steps" if "steps" in r else "one pass"
         body.append([r["model"], f"{r['fid']:.2f}", f"{r['fid_floor']:.2f}",
                      f"{r['kid']:.2f} ± {r['kid_std']:.2f}", f"{r['kid_floor']:.2f} ± {r['kid_floor_std']:.2f}",
                      r["images"], sampling])

@@ -72,7 +72,7 @@ def test_mnist_ddim_samples_are_the_requested_digits_and_repeat_with_the_seed():
     accuracy = float(np.mean(np.argmax(np.asarray(classifier(samples)), -1) == labels))
     assert accuracy > 0.95, accuracy
     again = ddim.sample(200, steps=20, seed=0, labels=labels)
-    np.testing.assert_array_equal(again, samples)  # deterministic DDIM from seeded noise
+    np.testing.assert_array_equal(again, samples)  # deterministic sampling from seeded noise
     assert np.abs(ddim.sample(200, steps=20, seed=1, labels=labels) - samples).mean() > 0.01
 
 

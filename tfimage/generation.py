@@ -146,7 +146,7 @@ def evaluate_model(model, real, n=5000, feature_extractor=None, seed=0, steps=No
         feature_extractor = "mnist-classifier" if real.shape[1:] == (28, 28, 1) else "inception"
     if isinstance(feature_extractor, str):
         feature_extractor = fid.feature_extractor(feature_extractor)
-    from tfimage.models.diffusion import DiffusionModel
+    from tfimage.models.diffusion import DEFAULT_SAMPLER, DiffusionModel
 
     if not isinstance(model, DiffusionModel):
         if steps is not None:
@@ -156,7 +156,7 @@ def evaluate_model(model, real, n=5000, feature_extractor=None, seed=0, steps=No
         generated = model.sample(n, seed=seed)
         return fid.evaluate_samples(generated, real, feature_extractor, seed=seed)
     steps = 20 if steps is None else steps
-    sampler = "dpm-solver++" if sampler is None else sampler
+    sampler = DEFAULT_SAMPLER if sampler is None else sampler
     model.sample(min(n, 500), steps=steps, seed=seed, sampler=sampler)  # (traces the sampler outside the timing)
     start = time.time()
     generated = model.sample(n, steps=steps, seed=seed, sampler=sampler)

@@ -148,7 +148,7 @@ def register(groups):
         if kind == "diffusion":
             parser.add_argument("--steps", type=_positive_int("--steps"), default=20,
                                 help="sampling steps")
-            parser.add_argument("--sampler", choices=SAMPLERS, default="dpm-solver++",
+            parser.add_argument("--sampler", choices=SAMPLERS, default=None,
                                 help="dpm-solver++ (default, second order) or ddim (first order); the same cost "
                                      "per step")
         parser.set_defaults(func=evaluate_command, kind=kind)
@@ -209,11 +209,11 @@ def sample_command(args):
             raise ValueError(
                 f"Unknown class: --class must be in 0..{model.num_classes - 1}. "
                 f"Received: --class={args.class_label}")
-    from tfimage.models.diffusion import DiffusionModel
+    from tfimage.models.diffusion import DEFAULT_SAMPLER, DiffusionModel
 
     if isinstance(model, DiffusionModel):
         images = model.sample(args.n, steps=args.steps or 20, labels=args.class_label, seed=args.seed,
-                              sampler=args.sampler or "dpm-solver++")
+                              sampler=args.sampler or DEFAULT_SAMPLER)
     else:
         if args.steps is not None:
             raise ValueError(f"--steps applies to diffusion models only. Received: --steps={args.steps}")

@@ -37,6 +37,7 @@ from tfimage.networks import diffusion_unet
 
 LOSSES = ("mae", "mse")
 SAMPLERS = ("ddim", "dpm-solver++")
+DEFAULT_SAMPLER = "dpm-solver++"
 
 
 def _check_rate(name, value):
@@ -290,12 +291,7 @@ class DiffusionModel(SaveWithoutOptimizer, keras.Model):
             return np.random.default_rng(int(seed)).standard_normal(shape).astype("float32")
         return keras.ops.convert_to_numpy(keras.random.normal(shape, seed=self.seed_generator))
 
-    def ddim_times(self, steps):
-        """The `steps + 1` diffusion times 1, 1 - 1/steps, ..., 0 of the samplers."""
-        steps = check_steps(steps)
-        return np.linspace(1.0, 0.0, steps + 1).astype("float32")
-
-    def _reverse_diffusion(self, noise, labels, steps, use_ema, sampler="ddim"):
+    def _reverse_diffusion(self, noise, labels, steps, use_ema, sampler):
         """The deterministic sampling loop from x_1 = noise; returns x_0 in [-1, 1].
 
         Both samplers evaluate the network at t = 1, 1 - 1/steps, ..., 1/steps
@@ -341,7 +337,7 @@ class DiffusionModel(SaveWithoutOptimizer, keras.Model):
             return None
         return check_labels(labels, n, self.num_classes)
 
-    def sample(self, n, steps=20, seed=None, labels=None, batch_size=500, use_ema=True, sampler="dpm-solver++"):
+    def sample(self, n, steps=20, seed=None, labels=None, batch_size=500, use_ema=True, sampler=DEFAULT_SAMPLER):
         """Generates `n` images in [0, 1] with a deterministic sampler (DDIM or DPM-Solver++(2M)).
 
         The same `seed` (and labels) gives the same images.
@@ -371,7 +367,7 @@ class DiffusionModel(SaveWithoutOptimizer, keras.Model):
         return self.generate(noise, labels=labels, steps=steps, batch_size=batch_size, use_ema=use_ema,
                              sampler=sampler)
 
-    def generate(self, noise, labels=None, steps=20, batch_size=500, use_ema=True, sampler="dpm-solver++"):
+    def generate(self, noise, labels=None, steps=20, batch_size=500, use_ema=True, sampler=DEFAULT_SAMPLER):
         """Runs a sampler (see `sample`) from given initial noise (n, H, W, C); returns images in [0, 1]."""
         noise = np.asarray(noise, dtype="float32")
         if noise.ndim != 4 or tuple(noise.shape[1:]) != self.image_shape:
